@@ -1,0 +1,103 @@
+"""LiteFlow: long-running, persisted workflows inside a Python application.
+
+``from liteflow.core import *`` gives the seed's API: steps, results, workflows, the builder,
+the host, the models, the provider contracts and the built-in single-node providers.
+"""
+
+from __future__ import annotations
+
+from .builder import StepBuilder, WorkflowBuilder
+from .configure import configure_workflow_host
+from .definition import IOMapping, StepOutcome, WorkflowDefinition, WorkflowStep
+from .errors import (
+    DuplicateWorkflowError,
+    HostStateError,
+    InvalidArgumentError,
+    LiteFlowError,
+    ProviderError,
+    SerializationError,
+    WorkflowDefinitionError,
+    WorkflowNotFoundError,
+    WorkflowNotRegisteredError,
+)
+from .host import WorkflowHost
+from .local import LocalLockProvider, LocalQueueProvider, SingleNodeQueueProvider
+from .memory import MemoryPersistenceProvider
+from .models import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
+from .options import HostOptions
+from .primitives import (
+    ContainerStepBody,
+    Delay,
+    Foreach,
+    If,
+    Recur,
+    Schedule,
+    Sequence,
+    WaitFor,
+    While,
+)
+from .providers import (
+    EVENT_QUEUE,
+    WORKFLOW_QUEUE,
+    ILockProvider,
+    IPersistenceProvider,
+    IQueueProvider,
+    LockProvider,
+    PersistenceProvider,
+    QueueProvider,
+    QueueType,
+)
+from .step import ExecutionResult, StepBody, StepExecutionContext
+from .workflow import Workflow
+
+__all__ = [
+    "StepBody",
+    "StepExecutionContext",
+    "ExecutionResult",
+    "Workflow",
+    "WorkflowBuilder",
+    "StepBuilder",
+    "configure_workflow_host",
+    "WorkflowHost",
+    "HostOptions",
+    "WorkflowInstance",
+    "ExecutionPointer",
+    "Event",
+    "EventSubscription",
+    "ExecutionError",
+    "WorkflowDefinition",
+    "WorkflowStep",
+    "StepOutcome",
+    "IOMapping",
+    "ContainerStepBody",
+    "Foreach",
+    "While",
+    "If",
+    "Sequence",
+    "WaitFor",
+    "Delay",
+    "Schedule",
+    "Recur",
+    "PersistenceProvider",
+    "QueueProvider",
+    "LockProvider",
+    "IPersistenceProvider",
+    "IQueueProvider",
+    "ILockProvider",
+    "QueueType",
+    "WORKFLOW_QUEUE",
+    "EVENT_QUEUE",
+    "MemoryPersistenceProvider",
+    "SingleNodeQueueProvider",
+    "LocalQueueProvider",
+    "LocalLockProvider",
+    "LiteFlowError",
+    "WorkflowNotRegisteredError",
+    "WorkflowDefinitionError",
+    "DuplicateWorkflowError",
+    "WorkflowNotFoundError",
+    "InvalidArgumentError",
+    "SerializationError",
+    "HostStateError",
+    "ProviderError",
+]

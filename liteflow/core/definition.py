@@ -1,0 +1,165 @@
+"""A registered workflow, compiled: its steps, their wiring, inputs, outputs and error rules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from .callables import bind_arity, describe
+from .models import ExecutionPointer, WorkflowInstance
+from .primitives import ContainerStepBody, InlineStep
+from .step import StepBody, StepExecutionContext
+
+__all__ = ["WorkflowDefinition", "WorkflowStep", "StepOutcome", "IOMapping", "RetryPolicy"]
+
+
+class IOMapping:
+    """Maps workflow data into a step property (input) or a step result into data (output)."""
+
+    __slots__ = ("_call", "property", "value")
+
+    def __init__(self, property_name: str, value: Any, offered: int) -> None:
+        self.property = property_name
+        self.value = value
+        self._call: Callable[..., Any] = (
+            bind_arity(value, offered) if callable(value) else (lambda *_args: value)
+        )
+
+    def apply_input(self, body: object, data: Any, context: StepExecutionContext) -> None:
+        setattr(body, self.property, self._call(data, context))
+
+    def apply_output(self, body: object, workflow: WorkflowInstance) -> None:
+        value = self._call(body, workflow.data)
+        data = workflow.data
+        if isinstance(data, dict):
+            data[self.property] = value
+        elif data is None:
+            raise TypeError(
+                f"cannot set output '{self.property}': the workflow's data is None "
+                "(pass a data object or dict to start_workflow)"
+            )
+        else:
+            setattr(data, self.property, value)
+
+
+class StepOutcome:
+    """An edge to the next step, taken when the step's outcome matches `value` (None matches all)."""
+
+    __slots__ = ("label", "next_step", "value")
+
+    _ANY = object()
+
+    def __init__(self, next_step: int, value: Any = _ANY, label: str | None = None) -> None:
+        self.next_step = next_step
+        self.value = value
+        self.label = label
+
+    def matches(self, outcome_value: Any) -> bool:
+        return self.value is StepOutcome._ANY or self.value == outcome_value
+
+
+class RetryPolicy:
+    """How a failing step is retried: interval, backoff, cap, and what to do after the last try."""
+
+    __slots__ = ("backoff", "interval", "max_interval", "max_retries", "then")
+
+    def __init__(
+        self,
+        interval: timedelta | None = None,
+        max_retries: int | None = None,
+        backoff: float = 1.0,
+        max_interval: timedelta | None = None,
+        then: int | None = None,
+    ) -> None:
+        self.interval = interval
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_interval = max_interval
+        self.then = then
+
+    def delay_for(self, attempt: int, default_interval: timedelta) -> timedelta:
+        """The wait before retry number `attempt` (1-based)."""
+        base = self.interval if self.interval is not None else default_interval
+        delay = base * (self.backoff ** (attempt - 1))
+        if self.max_interval is not None and delay > self.max_interval:
+            return self.max_interval
+        return delay
+
+
+class WorkflowStep:
+    """One step of a definition: what runs, what feeds it, where it leads, how it fails."""
+
+    RETRY = 0
+    SUSPEND = 1
+    TERMINATE = 2
+    COMPENSATE = 3
+
+    def __init__(self, body: Any) -> None:
+        self.id: int = -1
+        self.body = body
+        self.name: str | None = None
+        self.external_id: str | None = None
+        self.error_behavior: int | None = None
+        self.retry_policy: RetryPolicy | None = None
+        self.outcomes: list[StepOutcome] = []
+        self.children: list[int] = []
+        self.inputs: list[IOMapping] = []
+        self.outputs: list[IOMapping] = []
+        self.compensation_step_id: int | None = None
+        self.cancel_condition: Callable[..., Any] | None = None
+        self.proceed_on_cancel: bool = False
+        self.parent_id: int | None = None
+
+    @property
+    def display_name(self) -> str:
+        return self.name or describe(self.body)
+
+    @property
+    def is_container(self) -> bool:
+        return isinstance(self.body, type) and issubclass(self.body, ContainerStepBody)
+
+    def construct_body(self) -> StepBody:
+        body = self.body
+        if isinstance(body, type):
+            instance: StepBody = body()
+            return instance
+        return InlineStep(body)
+
+    def prime_for_retry(self, pointer: ExecutionPointer) -> None:
+        """Containers forget their progress so a retry starts their children afresh."""
+        if self.is_container:
+            pointer.persistence_data = None
+
+    def __repr__(self) -> str:
+        return f"WorkflowStep(id={self.id}, name={self.display_name!r})"
+
+
+class WorkflowDefinition:
+    """The compiled form of a registered `Workflow`."""
+
+    def __init__(
+        self,
+        workflow_id: str,
+        version: int,
+        steps: list[WorkflowStep],
+        default_error_behavior: int = WorkflowStep.RETRY,
+        default_error_retry_interval: timedelta | None = None,
+        data_type: type | None = None,
+        description: str | None = None,
+    ) -> None:
+        self.id = workflow_id
+        self.version = version
+        self.steps = steps
+        self.default_error_behavior = default_error_behavior
+        self.default_error_retry_interval = default_error_retry_interval
+        self.data_type = data_type
+        self.description = description
+
+    def find_step(self, step_id: int) -> WorkflowStep | None:
+        if 0 <= step_id < len(self.steps):
+            return self.steps[step_id]
+        return None
+
+    def __repr__(self) -> str:
+        return f"WorkflowDefinition(id={self.id!r}, version={self.version}, steps={len(self.steps)})"

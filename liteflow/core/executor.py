@@ -1,0 +1,134 @@
+"""Runs one pass over a workflow instance: every due pointer's step, once."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from .clock import utcnow
+from .definition import WorkflowDefinition
+from .models import ExecutionPointer, WorkflowInstance
+from .registry import WorkflowRegistry
+from .result_processor import ExecutionReport, ResultProcessor
+from .step import ExecutionResult, StepExecutionContext
+
+__all__ = ["WorkflowExecutor", "determine_next_execution"]
+
+
+class WorkflowExecutor:
+    """Executes due steps, applies their results, and decides when the instance runs next."""
+
+    def __init__(
+        self, registry: WorkflowRegistry, processor: ResultProcessor, logger: logging.Logger
+    ) -> None:
+        self._registry = registry
+        self._processor = processor
+        self._logger = logger
+
+    def execute(self, workflow: WorkflowInstance) -> ExecutionReport:
+        report = ExecutionReport()
+        definition = self._registry.get_definition(workflow.workflow_definition_id, workflow.version)
+        now = utcnow()
+        due = [
+            pointer
+            for pointer in workflow.execution_pointers
+            if pointer.active and (pointer.sleep_until is None or pointer.sleep_until <= now)
+        ]
+        for pointer in due:
+            if workflow.status != WorkflowInstance.RUNNABLE:
+                break
+            self._run_pointer(workflow, definition, pointer, report, now)
+        if workflow.status == WorkflowInstance.RUNNABLE and all(
+            pointer.end_time is not None for pointer in workflow.execution_pointers
+        ):
+            workflow.status = WorkflowInstance.COMPLETE
+            workflow.complete_time = utcnow()
+        determine_next_execution(workflow)
+        return report
+
+    def _run_pointer(
+        self,
+        workflow: WorkflowInstance,
+        definition: WorkflowDefinition,
+        pointer: ExecutionPointer,
+        report: ExecutionReport,
+        now: datetime,
+    ) -> None:
+        step = definition.find_step(pointer.step_id)
+        if step is None:
+            self._logger.error(
+                "workflow %s: pointer %s refers to step %d, which %s v%d does not have",
+                workflow.id,
+                pointer.id,
+                pointer.step_id,
+                definition.id,
+                definition.version,
+            )
+            pointer.active = False
+            pointer.status = ExecutionPointer.FAILED
+            workflow.status = WorkflowInstance.SUSPENDED
+            return
+        if pointer.start_time is None:
+            pointer.start_time = now
+        pointer.status = ExecutionPointer.RUNNING
+        pointer.sleep_until = None
+        context = StepExecutionContext(workflow, step, pointer.persistence_data, pointer)
+        try:
+            body = step.construct_body()
+            for mapping in step.inputs:
+                mapping.apply_input(body, workflow.data, context)
+            result = body.run(context)
+            if result is None:
+                result = ExecutionResult.next()
+            elif not isinstance(result, ExecutionResult):
+                raise TypeError(
+                    f"step {step.display_name} returned {type(result).__name__}; "
+                    "return an ExecutionResult or None"
+                )
+            if result.proceed:
+                for mapping in step.outputs:
+                    mapping.apply_output(body, workflow)
+        except Exception as exc:
+            self._processor.handle_error(workflow, definition, pointer, step, exc, report, now)
+            return
+        self._processor.process_result(workflow, definition, pointer, step, result, report, now)
+
+
+def determine_next_execution(workflow: WorkflowInstance) -> None:
+    """Set `next_execution`: now if a step is ready, the earliest wake-up, or None if all wait.
+
+    A container waits for its children: it is due only once every pointer in its scope ended,
+    so a workflow whose leaves all wait for events or timers is never run in a loop.
+    """
+    workflow.next_execution = None
+    if workflow.status != WorkflowInstance.RUNNABLE:
+        return
+    earliest: datetime | None = None
+    containers: list[ExecutionPointer] = []
+    for pointer in workflow.execution_pointers:
+        if not pointer.active:
+            continue
+        if pointer.children:
+            containers.append(pointer)
+            continue
+        if pointer.sleep_until is None:
+            workflow.next_execution = utcnow()
+            return
+        if earliest is None or pointer.sleep_until < earliest:
+            earliest = pointer.sleep_until
+    if containers:
+        open_scopes = {
+            scope_id
+            for pointer in workflow.execution_pointers
+            if pointer.end_time is None
+            for scope_id in pointer.scope
+        }
+        for container in containers:
+            if container.id in open_scopes:
+                continue
+            if container.sleep_until is None:
+                workflow.next_execution = utcnow()
+                return
+            if earliest is None or container.sleep_until < earliest:
+                earliest = container.sleep_until
+    workflow.next_execution = earliest

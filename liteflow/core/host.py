@@ -1,0 +1,250 @@
+"""The workflow host: registers workflows, starts instances, publishes events, runs workers."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+
+from .clock import to_utc, utcnow
+from .errors import HostStateError, InvalidArgumentError, WorkflowNotFoundError
+from .executor import WorkflowExecutor
+from .models import Event, WorkflowInstance, event_key_text
+from .options import HostOptions
+from .pointers import genesis_pointer
+from .providers import LockProvider, PersistenceProvider, QueueProvider, QueueType
+from .registry import WorkflowRegistry
+from .result_processor import ResultProcessor
+from .scheduler import WakeUpScheduler
+from .workers import EventConsumer, RunnablePoller, Services, WorkflowConsumer
+from .workflow import Workflow
+
+__all__ = ["WorkflowHost"]
+
+#: How long suspend/resume/terminate wait for a running pass to release the instance.
+CONTROL_LOCK_TIMEOUT = 10.0
+
+
+class WorkflowHost:
+    """Runs registered workflows on its persistence, queue and lock providers."""
+
+    def __init__(
+        self,
+        persistence_service: PersistenceProvider,
+        queue_service: QueueProvider,
+        lock_service: LockProvider,
+        options: HostOptions | None = None,
+    ) -> None:
+        self.persistence_service = persistence_service
+        self.queue_service = queue_service
+        self.lock_service = lock_service
+        self.options = options or HostOptions()
+        self.registry = WorkflowRegistry()
+        self._logger = self.options.logger
+        self._processor = ResultProcessor(self.options.default_error_retry_interval, self._logger)
+        self._executor = WorkflowExecutor(self.registry, self._processor, self._logger)
+        self._scheduler = WakeUpScheduler(queue_service, self._logger)
+        self._state_lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+        self._running = False
+        self._services: Services | None = None
+
+    @property
+    def _persistence_service(self) -> PersistenceProvider:
+        """The original's name for `persistence_service`, kept for its test harness."""
+        return self.persistence_service
+
+    @property
+    def is_running(self) -> bool:
+        return self._running
+
+    def register_workflow(self, workflow: Workflow) -> None:
+        """Build and register a workflow definition; errors name the workflow and the problem."""
+        definition = self.registry.register_workflow(workflow)
+        self._logger.debug("registered workflow %s v%d", definition.id, definition.version)
+
+    def start(self) -> None:
+        """Start the worker threads (idempotent)."""
+        with self._state_lock:
+            if self._running:
+                return
+            stragglers = [thread.name for thread in self._threads if thread.is_alive()]
+            if stragglers:
+                raise HostStateError(
+                    f"cannot start: {len(stragglers)} thread(s) of the previous run are still "
+                    f"finishing a step ({', '.join(stragglers)}); call stop() again and retry"
+                )
+            self.persistence_service.start()
+            self.queue_service.start()
+            self.lock_service.start()
+            self._stopping = threading.Event()
+            services = Services(
+                self.persistence_service,
+                self.queue_service,
+                self.lock_service,
+                self._scheduler,
+                self.options,
+                self._stopping,
+            )
+            self._services = services
+            events = EventConsumer(services)
+            workflows = WorkflowConsumer(services, self._executor, events)
+            poller = RunnablePoller(services)
+            targets = [
+                (f"liteflow-workflow-{n}", workflows.run)
+                for n in range(self.options.max_concurrent_workflows)
+            ]
+            targets += [(f"liteflow-event-{n}", events.run) for n in range(self.options.event_workers)]
+            targets.append(("liteflow-poller", poller.run))
+            self._scheduler.start()
+            self._threads = [
+                threading.Thread(target=target, name=name, daemon=True) for name, target in targets
+            ]
+            for thread in self._threads:
+                thread.start()
+            self._running = True
+        self._logger.info(
+            "workflow host started (%d workflow workers)", self.options.max_concurrent_workflows
+        )
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop taking work, wait up to `timeout` seconds (default: the shutdown_timeout
+        option) for running steps to finish, then release locks and return."""
+        with self._state_lock:
+            if not self._running:
+                return
+            self._running = False
+            self._stopping.set()
+            scheduler_thread = self._scheduler.stop()
+            self.queue_service.shutdown()
+            limit = self.options.shutdown_timeout.total_seconds() if timeout is None else timeout
+            deadline = time.monotonic() + limit
+            threads = [*self._threads, *([scheduler_thread] if scheduler_thread else [])]
+            for thread in threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
+            self._threads = threads
+            stragglers = [thread.name for thread in threads if thread.is_alive()]
+            if stragglers:
+                self._logger.warning(
+                    "stop(): %d thread(s) still running a step after %.1f s: %s",
+                    len(stragglers),
+                    limit,
+                    ", ".join(stragglers),
+                )
+            self.lock_service.shutdown()
+        self._logger.info("workflow host stopped")
+
+    def __enter__(self) -> WorkflowHost:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start_workflow(
+        self,
+        workflow_id: str,
+        version: int | None = None,
+        data: Any = None,
+        reference: str | None = None,
+    ) -> str:
+        """Create an instance of a registered workflow (latest version by default); return its id."""
+        definition = self.registry.get_definition(workflow_id, version)
+        if data is None and definition.data_type is not None:
+            data = definition.data_type()
+        instance = WorkflowInstance()
+        instance.workflow_definition_id = definition.id
+        instance.version = definition.version
+        instance.description = definition.description
+        instance.reference = reference
+        instance.data = data
+        instance.status = WorkflowInstance.RUNNABLE
+        instance.create_time = utcnow()
+        instance.next_execution = instance.create_time
+        instance.execution_pointers.append(genesis_pointer(definition.steps[0]))
+        new_id = self.persistence_service.create_workflow(instance)
+        self.queue_service.queue_work(QueueType.WORKFLOW, new_id)
+        self._logger.debug("started workflow %s v%d: %s", definition.id, definition.version, new_id)
+        return new_id
+
+    def publish_event(
+        self,
+        event_name: str,
+        event_key: Any,
+        event_data: Any = None,
+        effective_date: datetime | None = None,
+    ) -> str:
+        """Store an event and deliver it to every workflow waiting for (name, key); return its id."""
+        if not isinstance(event_name, str) or not event_name:
+            raise InvalidArgumentError(f"publish_event() needs a non-empty event name, got {event_name!r}")
+        event = Event()
+        event.event_name = event_name
+        event.event_key = event_key_text(event_key)
+        event.event_data = event_data
+        try:
+            event.event_time = utcnow() if effective_date is None else to_utc(effective_date)
+        except TypeError as exc:
+            raise InvalidArgumentError(f"publish_event() effective_date: {exc}") from None
+        event.is_processed = False
+        event_id = self.persistence_service.create_event(event)
+        self.queue_service.queue_work(QueueType.EVENT, event_id)
+        self._logger.debug("published event %s/%s: %s", event_name, event.event_key, event_id)
+        return event_id
+
+    def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance:
+        instance = self.persistence_service.get_workflow_instance(workflow_id)
+        if instance is None:
+            raise WorkflowNotFoundError(f"no workflow instance with id {workflow_id!r}")
+        return instance
+
+    def suspend_workflow(self, workflow_id: str) -> bool:
+        """Pause a runnable instance; True if it was runnable and is now suspended."""
+        return self._change_status(workflow_id, {WorkflowInstance.RUNNABLE}, WorkflowInstance.SUSPENDED)
+
+    def resume_workflow(self, workflow_id: str) -> bool:
+        """Make a suspended instance runnable again; its failed or paused step runs again."""
+        return self._change_status(workflow_id, {WorkflowInstance.SUSPENDED}, WorkflowInstance.RUNNABLE)
+
+    def terminate_workflow(self, workflow_id: str) -> bool:
+        """End a runnable or suspended instance for good; True if it was not already finished."""
+        return self._change_status(
+            workflow_id,
+            {WorkflowInstance.RUNNABLE, WorkflowInstance.SUSPENDED},
+            WorkflowInstance.TERMINATED,
+        )
+
+    def _change_status(self, workflow_id: str, allowed: set[int], status: int) -> bool:
+        deadline = time.monotonic() + CONTROL_LOCK_TIMEOUT
+        while not self.lock_service.acquire_lock(workflow_id):
+            if time.monotonic() > deadline:
+                raise HostStateError(
+                    f"workflow {workflow_id!r} stayed locked by a running step for "
+                    f"{CONTROL_LOCK_TIMEOUT:.0f} s; try again later"
+                )
+            time.sleep(0.005)
+        try:
+            instance = self.get_workflow_instance(workflow_id)
+            if instance.status not in allowed:
+                return False
+            instance.status = status
+            if status == WorkflowInstance.TERMINATED:
+                instance.complete_time = utcnow()
+                instance.next_execution = None
+            elif status == WorkflowInstance.RUNNABLE:
+                instance.next_execution = utcnow()
+            else:
+                instance.next_execution = None
+            self.persistence_service.persist_workflow(instance)
+        finally:
+            self.lock_service.release_lock(workflow_id)
+        if status == WorkflowInstance.RUNNABLE:
+            self.queue_service.queue_work(QueueType.WORKFLOW, workflow_id)
+        return True

@@ -1,0 +1,212 @@
+"""In-process persistence: fast, for demos and tests; everything is lost with the process."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from .clock import to_utc, utcnow
+from .models import Event, EventSubscription, ExecutionError, WorkflowInstance
+from .providers import PersistenceProvider
+
+__all__ = ["MemoryPersistenceProvider"]
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _copy_event(event: Event) -> Event:
+    twin = Event()
+    twin.__dict__.update(event.__dict__)
+    return twin
+
+
+def _copy_subscription(subscription: EventSubscription) -> EventSubscription:
+    twin = EventSubscription()
+    twin.__dict__.update(subscription.__dict__)
+    return twin
+
+
+class MemoryPersistenceProvider(PersistenceProvider):
+    """Keeps copies of instances (their `data` objects are shared, not copied) in dicts."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._workflows: dict[str, WorkflowInstance] = {}
+        self._due: dict[str, datetime] = {}
+        self._subscriptions: dict[str, EventSubscription] = {}
+        self._subscriptions_by_key: dict[tuple[str, Any], set[str]] = {}
+        self._events: dict[str, Event] = {}
+        self._events_by_key: dict[tuple[str, Any], list[str]] = {}
+        self._unprocessed: set[str] = set()
+        self._errors: dict[str, list[ExecutionError]] = {}
+
+    def _store(self, workflow: WorkflowInstance) -> None:
+        self._workflows[workflow.id] = workflow.clone()
+        if workflow.status == WorkflowInstance.RUNNABLE and workflow.next_execution is not None:
+            self._due[workflow.id] = workflow.next_execution
+        else:
+            self._due.pop(workflow.id, None)
+
+    def create_workflow(self, workflow: WorkflowInstance) -> str:
+        with self._lock:
+            if not workflow.id:
+                workflow.id = _new_id()
+            self._store(workflow)
+            return workflow.id
+
+    def persist_workflow(
+        self, workflow: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()
+    ) -> None:
+        with self._lock:
+            self._store(workflow)
+            for subscription in subscriptions:
+                self._add_subscription(subscription)
+
+    def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance | None:
+        with self._lock:
+            stored = self._workflows.get(workflow_id)
+            return None if stored is None else stored.clone()
+
+    def get_workflow_instances(
+        self,
+        status: int | None = None,
+        definition_id: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        skip: int = 0,
+        take: int = 100,
+    ) -> list[WorkflowInstance]:
+        low = None if created_from is None else to_utc(created_from)
+        high = None if created_to is None else to_utc(created_to)
+        with self._lock:
+            found = [
+                workflow
+                for workflow in self._workflows.values()
+                if (status is None or workflow.status == status)
+                and (definition_id is None or workflow.workflow_definition_id == definition_id)
+                and (low is None or (workflow.create_time is not None and workflow.create_time >= low))
+                and (high is None or (workflow.create_time is not None and workflow.create_time <= high))
+            ]
+            found.sort(key=lambda workflow: (workflow.create_time or utcnow(), workflow.id))
+            return [workflow.clone() for workflow in found[skip : skip + take]]
+
+    def purge_workflows(self, status: int, older_than: datetime) -> int:
+        limit = to_utc(older_than)
+        with self._lock:
+            doomed = [
+                workflow.id
+                for workflow in self._workflows.values()
+                if workflow.status == status
+                and (workflow.complete_time or workflow.create_time or limit) < limit
+            ]
+            for workflow_id in doomed:
+                del self._workflows[workflow_id]
+                self._due.pop(workflow_id, None)
+                self._errors.pop(workflow_id, None)
+            gone = set(doomed)
+            for subscription in [s for s in self._subscriptions.values() if s.workflow_id in gone]:
+                self.terminate_subscription(subscription.id)
+            return len(doomed)
+
+    def get_runnable_instances(self, as_at: datetime | None = None) -> list[str]:
+        limit = utcnow() if as_at is None else to_utc(as_at)
+        with self._lock:
+            return [workflow_id for workflow_id, due in self._due.items() if due <= limit]
+
+    def _add_subscription(self, subscription: EventSubscription) -> str:
+        if not subscription.id:
+            subscription.id = _new_id()
+        stored = _copy_subscription(subscription)
+        self._subscriptions[stored.id] = stored
+        key = (stored.event_name, stored.event_key)
+        self._subscriptions_by_key.setdefault(key, set()).add(stored.id)
+        return stored.id
+
+    def create_subscription(self, subscription: EventSubscription) -> str:
+        with self._lock:
+            return self._add_subscription(subscription)
+
+    def get_subscriptions(
+        self, event_name: str, event_key: str | None, as_of: datetime
+    ) -> list[EventSubscription]:
+        limit = to_utc(as_of)
+        with self._lock:
+            ids = self._subscriptions_by_key.get((event_name, event_key), set())
+            found = [
+                self._subscriptions[subscription_id]
+                for subscription_id in ids
+                if (self._subscriptions[subscription_id].subscribe_as_of or limit) <= limit
+            ]
+            found.sort(key=lambda subscription: subscription.subscribe_as_of or limit)
+            return [_copy_subscription(subscription) for subscription in found]
+
+    def terminate_subscription(self, subscription_id: str) -> None:
+        with self._lock:
+            subscription = self._subscriptions.pop(subscription_id, None)
+            if subscription is not None:
+                key = (subscription.event_name, subscription.event_key)
+                self._subscriptions_by_key.get(key, set()).discard(subscription_id)
+
+    def create_event(self, event: Event) -> str:
+        with self._lock:
+            if not event.id:
+                event.id = _new_id()
+            stored = _copy_event(event)
+            self._events[stored.id] = stored
+            self._events_by_key.setdefault((stored.event_name, stored.event_key), []).append(stored.id)
+            if not stored.is_processed:
+                self._unprocessed.add(stored.id)
+            return stored.id
+
+    def get_event(self, event_id: str) -> Event | None:
+        with self._lock:
+            stored = self._events.get(event_id)
+            return None if stored is None else _copy_event(stored)
+
+    def get_runnable_events(self, as_at: datetime | None = None) -> list[str]:
+        limit = utcnow() if as_at is None else to_utc(as_at)
+        with self._lock:
+            return [
+                event_id
+                for event_id in self._unprocessed
+                if (self._events[event_id].event_time or limit) <= limit
+            ]
+
+    def get_events(self, event_name: str, event_key: str | None, as_of: datetime) -> list[str]:
+        limit = to_utc(as_of)
+        with self._lock:
+            found = [
+                self._events[event_id]
+                for event_id in self._events_by_key.get((event_name, event_key), [])
+                if (self._events[event_id].event_time or limit) >= limit
+            ]
+            found.sort(key=lambda event: event.event_time or limit)
+            return [event.id for event in found]
+
+    def mark_event_processed(self, event_id: str) -> None:
+        with self._lock:
+            event = self._events.get(event_id)
+            if event is not None:
+                event.is_processed = True
+                self._unprocessed.discard(event_id)
+
+    def mark_event_unprocessed(self, event_id: str) -> None:
+        with self._lock:
+            event = self._events.get(event_id)
+            if event is not None:
+                event.is_processed = False
+                self._unprocessed.add(event_id)
+
+    def persist_errors(self, errors: Sequence[ExecutionError]) -> None:
+        with self._lock:
+            for error in errors:
+                self._errors.setdefault(error.workflow_id, []).append(error)
+
+    def get_errors(self, workflow_id: str) -> list[ExecutionError]:
+        with self._lock:
+            return list(self._errors.get(workflow_id, []))

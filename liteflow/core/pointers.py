@@ -1,0 +1,44 @@
+"""Creating execution pointers: the first one, the next after a step, a container's children."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from .definition import WorkflowStep
+from .models import ExecutionPointer
+
+__all__ = ["genesis_pointer", "next_pointer", "child_pointer"]
+
+
+def _new(step: WorkflowStep) -> ExecutionPointer:
+    pointer = ExecutionPointer()
+    pointer.id = uuid.uuid4().hex
+    pointer.step_id = step.id
+    pointer.step_name = step.name
+    pointer.active = True
+    pointer.status = ExecutionPointer.PENDING
+    return pointer
+
+
+def genesis_pointer(first_step: WorkflowStep) -> ExecutionPointer:
+    return _new(first_step)
+
+
+def next_pointer(predecessor: ExecutionPointer, step: WorkflowStep) -> ExecutionPointer:
+    """The pointer for the step an outcome leads to: same scope, same context item."""
+    pointer = _new(step)
+    pointer.predecessor_id = predecessor.id
+    pointer.context_item = predecessor.context_item
+    pointer.scope = list(predecessor.scope)
+    return pointer
+
+
+def child_pointer(container: ExecutionPointer, step: WorkflowStep, item: Any) -> ExecutionPointer:
+    """A pointer inside a container's branch; a None item inherits the container's item."""
+    pointer = _new(step)
+    pointer.predecessor_id = container.id
+    pointer.context_item = container.context_item if item is None else item
+    pointer.scope = [container.id, *container.scope]
+    container.children.append(pointer.id)
+    return pointer

@@ -1,0 +1,192 @@
+"""Built-in step bodies behind the builder's control flow (foreach, while, if, wait, delay...).
+
+Their progress lives in plain dicts so any serializer can store it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from .callables import bind_arity, describe
+from .clock import to_timedelta, utcnow
+from .step import ExecutionResult, StepBody, StepExecutionContext
+
+__all__ = [
+    "ContainerStepBody",
+    "Foreach",
+    "While",
+    "If",
+    "Sequence",
+    "WaitFor",
+    "Delay",
+    "Schedule",
+    "Recur",
+    "InlineStep",
+    "children_complete",
+]
+
+_CHILDREN_ACTIVE = "children_active"
+
+
+def children_complete(context: StepExecutionContext) -> bool:
+    """True when every pointer started inside this container's scope has finished."""
+    container_id = context.execution_pointer.id
+    return all(
+        pointer.end_time is not None
+        for pointer in context.workflow.execution_pointers
+        if container_id in pointer.scope
+    )
+
+
+def _children_active(context: StepExecutionContext) -> bool:
+    data = context.persistence_data
+    return isinstance(data, dict) and bool(data.get(_CHILDREN_ACTIVE))
+
+
+class ContainerStepBody(StepBody):
+    """A step whose children (the blocks given to `do`) run as branches under it."""
+
+    @staticmethod
+    def start_children(values: Iterable[Any]) -> ExecutionResult:
+        return ExecutionResult.branch(values, {_CHILDREN_ACTIVE: True})
+
+    @staticmethod
+    def wait_for_children(context: StepExecutionContext) -> ExecutionResult:
+        """Finish once the children are done; until then stay put (the engine does not spin)."""
+        if children_complete(context):
+            return ExecutionResult.next()
+        return ExecutionResult.persist(context.persistence_data)
+
+
+class Sequence(ContainerStepBody):
+    """Runs its block once, then proceeds."""
+
+    def run(self, context: StepExecutionContext) -> ExecutionResult:
+        if not _children_active(context):
+            return self.start_children([None])
+        return self.wait_for_children(context)
+
+
+class Foreach(ContainerStepBody):
+    """Runs its block once per item: all at once, or one after another in collection order."""
+
+    collection: Iterable[Any] = ()
+    run_parallel: bool = True
+
+    def run(self, context: StepExecutionContext) -> ExecutionResult:
+        items = list(self.collection) if self.collection is not None else []
+        if self.run_parallel:
+            if not _children_active(context):
+                return self.start_children(items) if items else ExecutionResult.next()
+            return self.wait_for_children(context)
+        data = context.persistence_data
+        index = data.get("index", 0) if isinstance(data, dict) else 0
+        if isinstance(data, dict) and not children_complete(context):
+            return ExecutionResult.persist(data)
+        if index >= len(items):
+            return ExecutionResult.next()
+        return ExecutionResult.branch([items[index]], {_CHILDREN_ACTIVE: True, "index": index + 1})
+
+
+class While(ContainerStepBody):
+    """Runs its block again and again while the condition holds (checked before each pass)."""
+
+    condition: Any = False
+
+    def run(self, context: StepExecutionContext) -> ExecutionResult:
+        if not _children_active(context):
+            if self.condition:
+                return self.start_children([None])
+            return ExecutionResult.next()
+        if children_complete(context):
+            return ExecutionResult.persist(None)
+        return ExecutionResult.persist(context.persistence_data)
+
+
+class If(ContainerStepBody):
+    """Runs its block once if the condition holds, then proceeds either way."""
+
+    condition: Any = False
+
+    def run(self, context: StepExecutionContext) -> ExecutionResult:
+        if not _children_active(context):
+            if self.condition:
+                return self.start_children([None])
+            return ExecutionResult.next()
+        return self.wait_for_children(context)
+
+
+class WaitFor(StepBody):
+    """Waits for an external event; its data becomes `event_data` for outputs."""
+
+    event_name: str = ""
+    event_key: Any = None
+    effective_date: datetime | None = None
+
+    def __init__(self) -> None:
+        self.event_data: Any = None
+
+    def run(self, context: StepExecutionContext) -> ExecutionResult:
+        pointer = context.execution_pointer
+        if not pointer.event_published:
+            as_of = self.effective_date if self.effective_date is not None else utcnow()
+            return ExecutionResult.wait_for_event(self.event_name, self.event_key, as_of)
+        self.event_data = pointer.event_data
+        return ExecutionResult.next()
+
+
+class Delay(StepBody):
+    """Sleeps for `period` (a timedelta or seconds), then proceeds."""
+
+    period: timedelta | float = 0
+
+    def run(self, context: StepExecutionContext) -> ExecutionResult:
+        if context.persistence_data is not None:
+            return ExecutionResult.next()
+        return ExecutionResult.sleep(to_timedelta(self.period, "delay period"), {"slept": True})
+
+
+class Schedule(ContainerStepBody):
+    """Waits `interval`, then runs its block once, then proceeds."""
+
+    interval: timedelta | float = 0
+
+    def run(self, context: StepExecutionContext) -> ExecutionResult:
+        data = context.persistence_data
+        if data is None:
+            return ExecutionResult.sleep(to_timedelta(self.interval, "schedule interval"), {"elapsed": False})
+        if isinstance(data, dict) and not data.get("elapsed", True):
+            return self.start_children([None])
+        return self.wait_for_children(context)
+
+
+class Recur(ContainerStepBody):
+    """Runs its block every `interval` until `stop_condition` holds."""
+
+    interval: timedelta | float = 0
+    stop_condition: Any = False
+
+    def run(self, context: StepExecutionContext) -> ExecutionResult:
+        if self.stop_condition:
+            return ExecutionResult.next()
+        result = self.start_children([None])
+        result.sleep_for = to_timedelta(self.interval, "recur interval")
+        return result
+
+
+class InlineStep(StepBody):
+    """Runs a plain function given to the builder (`then(lambda context: ...)`)."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self._fn = bind_arity(fn, 1)
+        self._name = describe(fn)
+
+    def run(self, context: StepExecutionContext) -> ExecutionResult | None:
+        result = self._fn(context)
+        if result is None or isinstance(result, ExecutionResult):
+            return result
+        raise TypeError(
+            f"inline step {self._name} returned {type(result).__name__}; return an ExecutionResult or None"
+        )

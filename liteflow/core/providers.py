@@ -1,0 +1,184 @@
+"""The contracts every persistence, queue and lock provider implements.
+
+The engine talks only to these classes; provider packages are thin adapters over them.
+The original ``I``-prefixed names stay importable as aliases.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from datetime import datetime
+
+from .models import Event, EventSubscription, ExecutionError, WorkflowInstance
+
+__all__ = [
+    "PersistenceProvider",
+    "QueueProvider",
+    "LockProvider",
+    "QueueType",
+    "WORKFLOW_QUEUE",
+    "EVENT_QUEUE",
+    "IPersistenceProvider",
+    "IQueueProvider",
+    "ILockProvider",
+]
+
+
+class PersistenceProvider(ABC):
+    """Stores workflow instances, subscriptions, events and errors.
+
+    Every time passed in or returned is timezone-aware UTC. Methods that look up one
+    record return ``None`` when it does not exist.
+    """
+
+    def start(self) -> None:
+        """Prepare storage (tables, indexes); called by the host before it runs anything."""
+
+    def close(self) -> None:
+        """Release connections; the provider is not used afterwards."""
+
+    @abstractmethod
+    def create_workflow(self, workflow: WorkflowInstance) -> str:
+        """Store a new instance, assigning ``workflow.id`` when empty; return the id."""
+
+    @abstractmethod
+    def persist_workflow(
+        self, workflow: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()
+    ) -> None:
+        """Replace the stored instance and create `subscriptions`, all or nothing."""
+
+    @abstractmethod
+    def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance | None:
+        """Load one instance."""
+
+    @abstractmethod
+    def get_workflow_instances(
+        self,
+        status: int | None = None,
+        definition_id: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        skip: int = 0,
+        take: int = 100,
+    ) -> list[WorkflowInstance]:
+        """Instances matching every given filter, oldest first."""
+
+    @abstractmethod
+    def purge_workflows(self, status: int, older_than: datetime) -> int:
+        """Delete instances in `status` that finished (or, if unfinished, were created)
+        before `older_than`, with their subscriptions and errors; return how many."""
+
+    @abstractmethod
+    def get_runnable_instances(self, as_at: datetime | None = None) -> list[str]:
+        """Ids of RUNNABLE instances whose ``next_execution`` is at or before `as_at` (now)."""
+
+    @abstractmethod
+    def create_subscription(self, subscription: EventSubscription) -> str:
+        """Store a subscription, assigning its id; return the id."""
+
+    @abstractmethod
+    def get_subscriptions(
+        self, event_name: str, event_key: str | None, as_of: datetime
+    ) -> list[EventSubscription]:
+        """Active subscriptions to (name, key) whose ``subscribe_as_of`` is at or before `as_of`."""
+
+    @abstractmethod
+    def terminate_subscription(self, subscription_id: str) -> None:
+        """Deactivate a subscription; it is never returned again."""
+
+    @abstractmethod
+    def create_event(self, event: Event) -> str:
+        """Store an event, assigning its id; return the id."""
+
+    @abstractmethod
+    def get_event(self, event_id: str) -> Event | None:
+        """Load one event."""
+
+    @abstractmethod
+    def get_runnable_events(self, as_at: datetime | None = None) -> list[str]:
+        """Ids of unprocessed events whose ``event_time`` is at or before `as_at` (now)."""
+
+    @abstractmethod
+    def get_events(self, event_name: str, event_key: str | None, as_of: datetime) -> list[str]:
+        """Ids of events of (name, key) whose ``event_time`` is at or after `as_of`, earliest first."""
+
+    @abstractmethod
+    def mark_event_processed(self, event_id: str) -> None: ...
+
+    @abstractmethod
+    def mark_event_unprocessed(self, event_id: str) -> None: ...
+
+    @abstractmethod
+    def persist_errors(self, errors: Sequence[ExecutionError]) -> None: ...
+
+    @abstractmethod
+    def get_errors(self, workflow_id: str) -> list[ExecutionError]:
+        """Errors recorded for one instance, oldest first."""
+
+
+class QueueType(enum.IntEnum):
+    """The two work queues: workflow ids to execute, event ids to deliver."""
+
+    WORKFLOW = 1
+    EVENT = 2
+
+
+WORKFLOW_QUEUE = QueueType.WORKFLOW
+EVENT_QUEUE = QueueType.EVENT
+
+
+class QueueProvider(ABC):
+    """Hands workflow and event ids to the host's workers.
+
+    Delivery is at least once: an item dequeued but not completed may be delivered again
+    (after a visibility timeout, or when its consumer's connection dies).
+    """
+
+    #: True when ``dequeue_work`` waits (for a bounded time) for an item to arrive.
+    is_dequeue_blocking: bool = False
+
+    def start(self) -> None:
+        """Connect and declare queues; called by the host before it dequeues."""
+
+    def shutdown(self) -> None:
+        """Make blocked ``dequeue_work`` calls return promptly; the provider may be started again."""
+
+    @abstractmethod
+    def queue_work(self, queue: QueueType, data: str) -> None:
+        """Append an id to a queue."""
+
+    @abstractmethod
+    def dequeue_work(self, queue: QueueType) -> str | None:
+        """Take the next id, or return ``None`` (at once, or within a bounded wait) if empty."""
+
+    def complete_work(self, queue: QueueType, data: str) -> None:
+        """Acknowledge that a dequeued id was handled; providers with redelivery drop it now."""
+
+
+class LockProvider(ABC):
+    """Mutual exclusion on a resource name (a workflow or event id) across threads or nodes."""
+
+    def start(self) -> None:
+        """Connect; called by the host before it takes any lock."""
+
+    @abstractmethod
+    def acquire_lock(self, resource: str) -> bool:
+        """Take the lock without waiting; return False if someone else holds it."""
+
+    @abstractmethod
+    def release_lock(self, resource: str) -> None:
+        """Give the lock back; releasing a lock not held is a no-op."""
+
+    def holds_lock(self, resource: str) -> bool:
+        """Whether this provider still holds `resource` (False once a lease was lost)."""
+        return True
+
+    def shutdown(self) -> None:
+        """Release every lock this provider holds and stop any renewal."""
+
+
+IPersistenceProvider = PersistenceProvider
+IQueueProvider = QueueProvider
+ILockProvider = LockProvider

@@ -1,0 +1,79 @@
+"""Registered workflow definitions, by (id, version)."""
+
+from __future__ import annotations
+
+import threading
+
+from .builder import WorkflowBuilder
+from .definition import WorkflowDefinition
+from .errors import DuplicateWorkflowError, WorkflowDefinitionError, WorkflowNotRegisteredError
+from .workflow import Workflow
+
+__all__ = ["WorkflowRegistry"]
+
+
+class WorkflowRegistry:
+    """Builds each registered `Workflow` once and finds definitions for the engine."""
+
+    def __init__(self) -> None:
+        self._definitions: dict[tuple[str, int], WorkflowDefinition] = {}
+        self._latest: dict[str, WorkflowDefinition] = {}
+        self._lock = threading.Lock()
+
+    def register_workflow(self, workflow: object) -> WorkflowDefinition:
+        if not isinstance(workflow, Workflow):
+            hint = " (pass an instance: MyWorkflow())" if isinstance(workflow, type) else ""
+            raise WorkflowDefinitionError(
+                f"register_workflow() expects a Workflow instance, got {workflow!r}{hint}"
+            )
+        workflow_id = workflow.id()
+        version = workflow.version()
+        if not isinstance(workflow_id, str) or not workflow_id:
+            raise WorkflowDefinitionError(
+                f"{type(workflow).__qualname__}.id() must return a non-empty string, got {workflow_id!r}"
+            )
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise WorkflowDefinitionError(
+                f"workflow '{workflow_id}': version() must return an int, got {version!r}"
+            )
+        builder = WorkflowBuilder()
+        try:
+            workflow.build(builder)
+            definition = builder.build(workflow_id, version)
+        except WorkflowDefinitionError as exc:
+            raise WorkflowDefinitionError(f"workflow '{workflow_id}' version {version}: {exc}") from None
+        except Exception as exc:
+            raise WorkflowDefinitionError(
+                f"workflow '{workflow_id}' version {version}: build() raised {type(exc).__name__}: {exc}"
+            ) from exc
+        definition.data_type = workflow.data_type
+        definition.description = (type(workflow).__doc__ or "").strip() or None
+        with self._lock:
+            key = (workflow_id, version)
+            if key in self._definitions:
+                raise DuplicateWorkflowError(
+                    f"workflow '{workflow_id}' version {version} is already registered"
+                )
+            self._definitions[key] = definition
+            latest = self._latest.get(workflow_id)
+            if latest is None or latest.version < version:
+                self._latest[workflow_id] = definition
+        return definition
+
+    def get_definition(self, workflow_id: str, version: int | None = None) -> WorkflowDefinition:
+        """The definition for (id, version), or the highest version when `version` is None."""
+        definition = (
+            self._latest.get(workflow_id)
+            if version is None
+            else self._definitions.get((workflow_id, version))
+        )
+        if definition is None:
+            raise WorkflowNotRegisteredError(workflow_id, version)
+        return definition
+
+    def is_registered(self, workflow_id: str, version: int | None = None) -> bool:
+        try:
+            self.get_definition(workflow_id, version)
+        except WorkflowNotRegisteredError:
+            return False
+        return True

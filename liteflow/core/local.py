@@ -85,3 +85,7 @@ class LocalLockProvider(LockProvider):
     def holds_lock(self, resource: str) -> bool:
         with self._guard:
             return resource in self._held
+
+    def shutdown(self) -> None:
+        with self._guard:
+            self._held.clear()

@@ -1,0 +1,379 @@
+"""The contract every persistence provider must honour, as runnable checks."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from ..clock import utcnow
+from ..models import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
+from ..providers import PersistenceProvider
+
+__all__ = ["PersistenceProviderConformance", "SampleData"]
+
+
+@dataclass
+class SampleData:
+    """Workflow data of a user-defined class, as stored by the suite."""
+
+    name: str = ""
+    values: list[int] = field(default_factory=list)
+    when: datetime | None = None
+
+
+def _instance(
+    definition_id: str = "ConformanceWorkflow",
+    status: int = WorkflowInstance.RUNNABLE,
+    next_execution: datetime | None = None,
+    created: datetime | None = None,
+) -> WorkflowInstance:
+    instance = WorkflowInstance()
+    instance.workflow_definition_id = definition_id
+    instance.version = 2
+    instance.description = "conformance"
+    instance.reference = "ref-1"
+    instance.status = status
+    instance.create_time = created or utcnow()
+    instance.next_execution = next_execution
+    instance.data = {"counter": 1, "items": ["a", "b"], "nested": {"flag": True}}
+    pointer = ExecutionPointer()
+    pointer.id = "pointer-1"
+    pointer.step_id = 0
+    pointer.active = True
+    pointer.status = ExecutionPointer.RUNNING
+    pointer.start_time = instance.create_time
+    pointer.persistence_data = {"children_active": True, "index": 3}
+    pointer.context_item = {"item": 7}
+    pointer.children = ["child-1", "child-2"]
+    pointer.scope = ["outer"]
+    pointer.retry_count = 2
+    pointer.step_name = "first"
+    instance.execution_pointers.append(pointer)
+    return instance
+
+
+def _subscription(
+    workflow_id: str, name: str = "approved", key: str | None = "k1", as_of: datetime | None = None
+) -> EventSubscription:
+    subscription = EventSubscription()
+    subscription.workflow_id = workflow_id
+    subscription.step_id = 1
+    subscription.execution_pointer_id = "pointer-1"
+    subscription.event_name = name
+    subscription.event_key = key
+    subscription.subscribe_as_of = as_of or utcnow()
+    return subscription
+
+
+def _event(name: str = "approved", key: str | None = "k1", when: datetime | None = None) -> Event:
+    event = Event()
+    event.event_name = name
+    event.event_key = key
+    event.event_data = {"approved_by": "ann", "amount": 12}
+    event.event_time = when or utcnow()
+    return event
+
+
+class PersistenceProviderConformance:
+    """Checks for `PersistenceProvider`; implement `create_provider` (a fresh, empty store)."""
+
+    def create_provider(self) -> PersistenceProvider:
+        raise NotImplementedError("return a new, empty provider")
+
+    def dispose_provider(self, provider: PersistenceProvider) -> None:
+        provider.close()
+
+    @contextmanager
+    def provider(self) -> Iterator[PersistenceProvider]:
+        provider = self.create_provider()
+        provider.start()
+        try:
+            yield provider
+        finally:
+            self.dispose_provider(provider)
+
+    def test_create_assigns_id_and_get_round_trips_every_field(self) -> None:
+        with self.provider() as store:
+            original = _instance(next_execution=utcnow())
+            workflow_id = store.create_workflow(original)
+            assert workflow_id and original.id == workflow_id
+            loaded = store.get_workflow_instance(workflow_id)
+            assert loaded is not None
+            for name in (
+                "id",
+                "workflow_definition_id",
+                "version",
+                "description",
+                "reference",
+                "status",
+                "data",
+                "create_time",
+                "complete_time",
+                "next_execution",
+            ):
+                assert getattr(loaded, name) == getattr(original, name), name
+            assert loaded.create_time is not None and loaded.create_time.tzinfo is not None
+            [pointer] = loaded.execution_pointers
+            expected = original.execution_pointers[0]
+            for name in vars(expected):
+                assert getattr(pointer, name) == getattr(expected, name), name
+
+    def test_user_class_data_round_trips(self) -> None:
+        with self.provider() as store:
+            original = _instance()
+            original.data = SampleData("x", [1, 2], datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
+            workflow_id = store.create_workflow(original)
+            loaded = store.get_workflow_instance(workflow_id)
+            assert loaded is not None
+            assert isinstance(loaded.data, SampleData)
+            assert loaded.data == original.data
+
+    def test_get_unknown_instance_returns_none(self) -> None:
+        with self.provider() as store:
+            assert store.get_workflow_instance("no-such-workflow") is None
+
+    def test_persist_replaces_the_stored_instance(self) -> None:
+        with self.provider() as store:
+            instance = _instance()
+            workflow_id = store.create_workflow(instance)
+            instance.status = WorkflowInstance.COMPLETE
+            instance.complete_time = utcnow()
+            instance.data = {"counter": 2}
+            instance.execution_pointers[0].end_time = utcnow()
+            instance.execution_pointers[0].active = False
+            store.persist_workflow(instance)
+            loaded = store.get_workflow_instance(workflow_id)
+            assert loaded is not None
+            assert loaded.status == WorkflowInstance.COMPLETE
+            assert loaded.complete_time == instance.complete_time
+            assert loaded.data == {"counter": 2}
+            assert loaded.execution_pointers[0].active is False
+            assert loaded.execution_pointers[0].end_time == instance.execution_pointers[0].end_time
+
+    def test_loaded_instance_is_a_copy(self) -> None:
+        with self.provider() as store:
+            workflow_id = store.create_workflow(_instance())
+            loaded = store.get_workflow_instance(workflow_id)
+            assert loaded is not None
+            loaded.status = WorkflowInstance.TERMINATED
+            loaded.execution_pointers.clear()
+            again = store.get_workflow_instance(workflow_id)
+            assert again is not None
+            assert again.status == WorkflowInstance.RUNNABLE
+            assert len(again.execution_pointers) == 1
+
+    def test_persist_creates_its_subscriptions_with_the_instance(self) -> None:
+        with self.provider() as store:
+            instance = _instance()
+            workflow_id = store.create_workflow(instance)
+            as_of = utcnow() - timedelta(seconds=5)
+            subscriptions = [
+                _subscription(workflow_id, key="k1", as_of=as_of),
+                _subscription(workflow_id, key="k2", as_of=as_of),
+            ]
+            instance.execution_pointers[0].status = ExecutionPointer.WAITING
+            store.persist_workflow(instance, subscriptions)
+            assert all(subscription.id for subscription in subscriptions)
+            loaded = store.get_workflow_instance(workflow_id)
+            assert loaded is not None
+            assert loaded.execution_pointers[0].status == ExecutionPointer.WAITING
+            [found] = store.get_subscriptions("approved", "k1", utcnow())
+            assert found.id == subscriptions[0].id
+            assert found.workflow_id == workflow_id
+            assert found.execution_pointer_id == "pointer-1"
+            assert found.step_id == 1
+            assert found.subscribe_as_of == as_of
+            assert len(store.get_subscriptions("approved", "k2", utcnow())) == 1
+
+    def test_runnable_instances_are_due_runnable_ones_only(self) -> None:
+        with self.provider() as store:
+            now = utcnow()
+            due = store.create_workflow(_instance(next_execution=now - timedelta(seconds=1)))
+            later = store.create_workflow(_instance(next_execution=now + timedelta(hours=1)))
+            store.create_workflow(_instance(next_execution=None))
+            store.create_workflow(
+                _instance(status=WorkflowInstance.SUSPENDED, next_execution=now - timedelta(seconds=1))
+            )
+            store.create_workflow(
+                _instance(status=WorkflowInstance.COMPLETE, next_execution=now - timedelta(seconds=1))
+            )
+            assert set(store.get_runnable_instances(now)) == {due}
+            assert set(store.get_runnable_instances(now + timedelta(hours=2))) == {due, later}
+
+    def test_runnable_instances_default_to_now_and_accept_naive_times(self) -> None:
+        with self.provider() as store:
+            due = store.create_workflow(_instance(next_execution=utcnow() - timedelta(seconds=1)))
+            assert store.get_runnable_instances() == [due]
+            naive_future = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(hours=1)
+            assert store.get_runnable_instances(naive_future) == [due]
+
+    def test_subscriptions_are_selected_by_name_key_and_as_of(self) -> None:
+        with self.provider() as store:
+            now = utcnow()
+            early = store.create_subscription(_subscription("w1", as_of=now - timedelta(minutes=5)))
+            store.create_subscription(_subscription("w2", as_of=now + timedelta(minutes=5)))
+            store.create_subscription(_subscription("w3", key="other", as_of=now - timedelta(minutes=5)))
+            store.create_subscription(_subscription("w4", name="rejected", as_of=now - timedelta(minutes=5)))
+            assert [s.id for s in store.get_subscriptions("approved", "k1", now)] == [early]
+            assert len(store.get_subscriptions("approved", "k1", now + timedelta(minutes=10))) == 2
+            assert store.get_subscriptions("approved", "missing", now) == []
+
+    def test_terminated_subscription_is_never_returned(self) -> None:
+        with self.provider() as store:
+            subscription_id = store.create_subscription(
+                _subscription("w1", as_of=utcnow() - timedelta(seconds=1))
+            )
+            store.terminate_subscription(subscription_id)
+            assert store.get_subscriptions("approved", "k1", utcnow()) == []
+            store.terminate_subscription(subscription_id)
+
+    def test_subscription_with_no_key_matches_events_with_no_key(self) -> None:
+        with self.provider() as store:
+            subscription_id = store.create_subscription(
+                _subscription("w1", key=None, as_of=utcnow() - timedelta(seconds=1))
+            )
+            assert [s.id for s in store.get_subscriptions("approved", None, utcnow())] == [subscription_id]
+            assert store.get_subscriptions("approved", "k1", utcnow()) == []
+
+    def test_event_round_trips(self) -> None:
+        with self.provider() as store:
+            original = _event()
+            event_id = store.create_event(original)
+            assert event_id and original.id == event_id
+            loaded = store.get_event(event_id)
+            assert loaded is not None
+            assert (loaded.event_name, loaded.event_key, loaded.event_data) == (
+                "approved",
+                "k1",
+                {"approved_by": "ann", "amount": 12},
+            )
+            assert loaded.event_time == original.event_time
+            assert loaded.is_processed is False
+            assert store.get_event("no-such-event") is None
+
+    def test_runnable_events_are_unprocessed_and_due(self) -> None:
+        with self.provider() as store:
+            now = utcnow()
+            due = store.create_event(_event(when=now - timedelta(seconds=1)))
+            store.create_event(_event(when=now + timedelta(hours=1)))
+            assert store.get_runnable_events(now) == [due]
+            store.mark_event_processed(due)
+            assert store.get_runnable_events(now) == []
+            loaded = store.get_event(due)
+            assert loaded is not None and loaded.is_processed is True
+            store.mark_event_unprocessed(due)
+            assert store.get_runnable_events(now) == [due]
+
+    def test_events_since_as_of_come_earliest_first(self) -> None:
+        with self.provider() as store:
+            base = utcnow() - timedelta(hours=1)
+            third = store.create_event(_event(when=base + timedelta(minutes=3)))
+            first = store.create_event(_event(when=base + timedelta(minutes=1)))
+            second = store.create_event(_event(when=base + timedelta(minutes=2)))
+            store.create_event(_event(key="other", when=base + timedelta(minutes=2)))
+            assert store.get_events("approved", "k1", base) == [first, second, third]
+            assert store.get_events("approved", "k1", base + timedelta(minutes=2)) == [second, third]
+            store.mark_event_processed(second)
+            assert store.get_events("approved", "k1", base + timedelta(minutes=2)) == [second, third]
+
+    def test_errors_are_kept_per_workflow_in_order(self) -> None:
+        with self.provider() as store:
+            errors = []
+            for n in range(3):
+                error = ExecutionError()
+                error.workflow_id = "w1" if n < 2 else "w2"
+                error.execution_pointer_id = f"p{n}"
+                error.error_time = utcnow() + timedelta(seconds=n)
+                error.message = f"ValueError: boom {n}"
+                errors.append(error)
+            store.persist_errors(errors)
+            store.persist_errors([])
+            found = store.get_errors("w1")
+            assert [error.message for error in found] == ["ValueError: boom 0", "ValueError: boom 1"]
+            assert found[0].execution_pointer_id == "p0"
+            assert found[0].error_time == errors[0].error_time
+            assert len(store.get_errors("w2")) == 1
+            assert store.get_errors("w3") == []
+
+    def test_concurrent_persists_from_threads_lose_nothing(self) -> None:
+        with self.provider() as store:
+            ids: list[str] = []
+            ids_lock = threading.Lock()
+            failures: list[BaseException] = []
+
+            def work(thread_number: int) -> None:
+                try:
+                    for n in range(25):
+                        instance = _instance(definition_id=f"T{thread_number}")
+                        workflow_id = store.create_workflow(instance)
+                        instance.data = {"thread": thread_number, "n": n}
+                        instance.status = WorkflowInstance.COMPLETE
+                        store.persist_workflow(instance, [_subscription(workflow_id)])
+                        with ids_lock:
+                            ids.append(workflow_id)
+                except BaseException as exc:
+                    failures.append(exc)
+
+            threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert failures == []
+            assert len(set(ids)) == 200
+            for workflow_id in ids:
+                loaded = store.get_workflow_instance(workflow_id)
+                assert loaded is not None and loaded.status == WorkflowInstance.COMPLETE
+                assert set(loaded.data) == {"thread", "n"}
+            assert len(store.get_subscriptions("approved", "k1", utcnow())) == 200
+
+    def test_query_filters_and_pages_oldest_first(self) -> None:
+        with self.provider() as store:
+            base = utcnow() - timedelta(days=1)
+            made = []
+            for n in range(6):
+                instance = _instance(
+                    definition_id="A" if n % 2 == 0 else "B",
+                    status=WorkflowInstance.COMPLETE if n < 3 else WorkflowInstance.RUNNABLE,
+                    created=base + timedelta(minutes=n),
+                )
+                made.append(store.create_workflow(instance))
+            assert [w.id for w in store.get_workflow_instances()] == made
+            assert [w.id for w in store.get_workflow_instances(status=WorkflowInstance.COMPLETE)] == made[:3]
+            assert [w.id for w in store.get_workflow_instances(definition_id="B")] == made[1::2]
+            window = store.get_workflow_instances(
+                created_from=base + timedelta(minutes=2), created_to=base + timedelta(minutes=4)
+            )
+            assert [w.id for w in window] == made[2:5]
+            assert [w.id for w in store.get_workflow_instances(skip=2, take=3)] == made[2:5]
+            assert store.get_workflow_instances(definition_id="nothing") == []
+
+    def test_purge_deletes_old_finished_instances_only(self) -> None:
+        with self.provider() as store:
+            now = utcnow()
+            old = _instance(status=WorkflowInstance.COMPLETE, created=now - timedelta(days=10))
+            old.complete_time = now - timedelta(days=9)
+            recent = _instance(status=WorkflowInstance.COMPLETE, created=now - timedelta(days=10))
+            recent.complete_time = now - timedelta(hours=1)
+            running = _instance(status=WorkflowInstance.RUNNABLE, created=now - timedelta(days=10))
+            old_id = store.create_workflow(old)
+            store.persist_errors([self._error(old_id)])
+            recent_id = store.create_workflow(recent)
+            running_id = store.create_workflow(running)
+            assert store.purge_workflows(WorkflowInstance.COMPLETE, now - timedelta(days=1)) == 1
+            assert store.get_workflow_instance(old_id) is None
+            assert store.get_errors(old_id) == []
+            assert store.get_workflow_instance(recent_id) is not None
+            assert store.get_workflow_instance(running_id) is not None
+
+    @staticmethod
+    def _error(workflow_id: str) -> ExecutionError:
+        error = ExecutionError()
+        error.workflow_id = workflow_id
+        error.execution_pointer_id = "pointer-1"
+        error.error_time = utcnow()
+        error.message = "RuntimeError: old"
+        return error

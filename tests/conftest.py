@@ -1,0 +1,24 @@
+"""Fixtures shared by every test: a started host per persistence provider."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support import Scenario, persistence_factories, running_host
+
+
+@pytest.fixture(params=sorted(persistence_factories()))
+def scenario(request: pytest.FixtureRequest) -> Iterator[Scenario]:
+    """A started host on each persistence provider in turn."""
+    factory = persistence_factories()[request.param]
+    with running_host(factory()) as host:
+        yield Scenario(host)
+
+
+@pytest.fixture
+def memory_scenario() -> Iterator[Scenario]:
+    """A started host on the in-memory provider, for engine behaviour that does not depend on storage."""
+    with running_host() as host:
+        yield Scenario(host)

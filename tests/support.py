@@ -1,0 +1,94 @@
+"""Shared test helpers: polling with a deadline, a scenario harness over a real host."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from liteflow.core import (
+    MemoryPersistenceProvider,
+    PersistenceProvider,
+    Workflow,
+    WorkflowHost,
+    WorkflowInstance,
+    configure_workflow_host,
+)
+from liteflow.core.clock import MAX_TIME
+
+T = TypeVar("T")
+
+__all__ = ["Scenario", "persistence_factories", "running_host", "wait_until"]
+
+
+def wait_until(
+    condition: Callable[[], T], timeout: float = 10.0, interval: float = 0.005, what: str = "condition"
+) -> T:
+    """Poll `condition` until it returns something truthy; fail with `what` after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.1f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def persistence_factories() -> dict[str, Callable[[], PersistenceProvider]]:
+    """Every persistence provider the scenario suite runs on, by name."""
+    return {"memory": MemoryPersistenceProvider}
+
+
+class Scenario:
+    """A started host plus the waits every scenario needs."""
+
+    def __init__(self, host: WorkflowHost) -> None:
+        self.host = host
+
+    def run(self, workflow: Workflow, data: Any = None) -> str:
+        if not self.host.registry.is_registered(workflow.id(), workflow.version()):
+            self.host.register_workflow(workflow)
+        return self.host.start_workflow(workflow.id(), workflow.version(), data)
+
+    def instance(self, workflow_id: str) -> WorkflowInstance:
+        return self.host.get_workflow_instance(workflow_id)
+
+    def wait_for_status(self, workflow_id: str, status: int, timeout: float = 10.0) -> WorkflowInstance:
+        return wait_until(
+            lambda: (instance := self.instance(workflow_id)).status == status and instance,
+            timeout,
+            what=f"workflow {workflow_id} to reach status {status}",
+        )
+
+    def wait_for_completion(self, workflow_id: str, timeout: float = 10.0) -> WorkflowInstance:
+        return self.wait_for_status(workflow_id, WorkflowInstance.COMPLETE, timeout)
+
+    def wait_for_subscription(self, event_name: str, event_key: str, timeout: float = 10.0) -> None:
+        wait_until(
+            lambda: self.host.persistence_service.get_subscriptions(event_name, event_key, MAX_TIME),
+            timeout,
+            what=f"a subscription to {event_name}/{event_key}",
+        )
+
+    def errors(self, workflow_id: str) -> list[str]:
+        return [error.message for error in self.host.persistence_service.get_errors(workflow_id)]
+
+
+@contextmanager
+def running_host(
+    persistence: PersistenceProvider | None = None, **options: Any
+) -> Iterator[WorkflowHost]:
+    settings: dict[str, Any] = {
+        "poll_interval": timedelta(seconds=30),
+        "default_error_retry_interval": timedelta(milliseconds=50),
+    }
+    settings.update(options)
+    host = configure_workflow_host(persistence, **settings)
+    host.start()
+    try:
+        yield host
+    finally:
+        host.stop(timeout=5)

@@ -78,9 +78,7 @@ class Scenario:
 
 
 @contextmanager
-def running_host(
-    persistence: PersistenceProvider | None = None, **options: Any
-) -> Iterator[WorkflowHost]:
+def running_host(persistence: PersistenceProvider | None = None, **options: Any) -> Iterator[WorkflowHost]:
     settings: dict[str, Any] = {
         "poll_interval": timedelta(seconds=30),
         "default_error_retry_interval": timedelta(milliseconds=50),

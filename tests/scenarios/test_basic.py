@@ -54,11 +54,9 @@ class Numbers:
 
 class AddWorkflow(Workflow):
     def build(self, builder: WorkflowBuilder) -> None:
-        builder.start_with(Hello).then(AddNumbers).input(
-            "input1", lambda data, context: data.value1
-        ).input("input2", lambda data, context: data.value2).output(
-            "value3", lambda step: step.output
-        ).then(Goodbye)
+        builder.start_with(Hello).then(AddNumbers).input("input1", lambda data, context: data.value1).input(
+            "input2", lambda data, context: data.value2
+        ).output("value3", lambda step: step.output).then(Goodbye)
 
 
 class DictAddWorkflow(Workflow):
@@ -74,9 +72,9 @@ def greet(context: StepExecutionContext) -> None:
 
 class InlineWorkflow(Workflow):
     def build(self, builder: WorkflowBuilder) -> None:
-        builder.start_with(greet).then(
-            lambda context: RUNS.append(f"lambda:{context.workflow.id}")
-        ).then(lambda context: ExecutionResult.next())
+        builder.start_with(greet).then(lambda context: RUNS.append(f"lambda:{context.workflow.id}")).then(
+            lambda context: ExecutionResult.next()
+        )
 
 
 def runs_of(workflow_id: str) -> list[str]:

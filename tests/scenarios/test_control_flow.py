@@ -32,9 +32,9 @@ class Increment(StepBody):
 
 class ForeachWorkflow(Workflow):
     def build(self, builder: WorkflowBuilder) -> None:
-        builder.start_with(Record).input("marker", "start").for_each(
-            lambda data, context: data["items"]
-        ).do(lambda x: x.start_with(Record)).then(Record).input("marker", "end")
+        builder.start_with(Record).input("marker", "start").for_each(lambda data, context: data["items"]).do(
+            lambda x: x.start_with(Record)
+        ).then(Record).input("marker", "end")
 
 
 class WhileWorkflow(Workflow):
@@ -42,19 +42,21 @@ class WhileWorkflow(Workflow):
         builder.start_with(Record).input("marker", "start").while_(
             lambda data, context: data["counter"] < 3
         ).do(
-            lambda do: do.start_with(Increment)
-            .input("value", lambda data, context: data["counter"])
-            .output("counter", lambda step: step.result)
-            .then(Record)
-            .input("marker", lambda data, context: data["counter"])
+            lambda do: (
+                do.start_with(Increment)
+                .input("value", lambda data, context: data["counter"])
+                .output("counter", lambda step: step.result)
+                .then(Record)
+                .input("marker", lambda data, context: data["counter"])
+            )
         ).then(Record).input("marker", "end")
 
 
 class IfWorkflow(Workflow):
     def build(self, builder: WorkflowBuilder) -> None:
-        builder.start_with(Record).input("marker", "start").if_(
-            lambda data, context: data["value"] > 3
-        ).do(lambda x: x.start_with(Record).input("marker", "inside")).then(Record).input("marker", "end")
+        builder.start_with(Record).input("marker", "start").if_(lambda data, context: data["value"] > 3).do(
+            lambda x: x.start_with(Record).input("marker", "inside")
+        ).then(Record).input("marker", "end")
 
 
 class NestedInForeachWorkflow(Workflow):
@@ -62,13 +64,15 @@ class NestedInForeachWorkflow(Workflow):
 
     def build(self, builder: WorkflowBuilder) -> None:
         builder.start_with(Record).input("marker", "start").for_each(lambda data: data["items"]).do(
-            lambda each: each.start_with(Record)
-            .if_(lambda data, context: True)
-            .do(lambda then: then.start_with(Record))
-            .while_(lambda data, context: len(data.setdefault("loops", [])) < len(data["items"]))
-            .do(
-                lambda loop: loop.start_with(
-                    lambda context: context.workflow.data["loops"].append(context.item)
+            lambda each: (
+                each.start_with(Record)
+                .if_(lambda data, context: True)
+                .do(lambda then: then.start_with(Record))
+                .while_(lambda data, context: len(data.setdefault("loops", [])) < len(data["items"]))
+                .do(
+                    lambda loop: loop.start_with(
+                        lambda context: context.workflow.data["loops"].append(context.item)
+                    )
                 )
             )
         )

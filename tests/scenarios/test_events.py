@@ -150,9 +150,9 @@ class EventOrderWorkflow(Workflow):
     def build(self, builder: WorkflowBuilder) -> None:
         step = builder.start_with(Noop)
         for n in range(1, 6):
-            step = step.wait_for(
-                "ordered", self.key, BASE + timedelta(minutes=n)
-            ).output(f"value{n}", lambda step: step.event_data)
+            step = step.wait_for("ordered", self.key, BASE + timedelta(minutes=n)).output(
+                f"value{n}", lambda step: step.event_data
+            )
 
 
 def test_events_are_received_in_the_order_of_their_times(scenario: Scenario) -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from itertools import pairwise
 from datetime import timedelta
+from itertools import pairwise
 
 from liteflow.core import ExecutionResult, StepBody, StepExecutionContext, Workflow, WorkflowBuilder
 from liteflow.core.clock import utcnow

@@ -44,7 +44,7 @@ def test_then_before_start_with_names_the_workflow() -> None:
 
 
 def test_step_that_is_neither_a_step_body_nor_callable_is_rejected() -> None:
-    with pytest.raises(WorkflowDefinitionError, match="'Broken'.*StepBody subclass or a callable, got int"):
+    with pytest.raises(WorkflowDefinitionError, match=r"'Broken'.*StepBody subclass or a callable, got int"):
         register(lambda b: b.start_with(Noop).then(42))
 
 

@@ -205,6 +205,24 @@ class WorkflowHost:
             raise WorkflowNotFoundError(f"no workflow instance with id {workflow_id!r}")
         return instance
 
+    def wait_for_workflow(self, workflow_id: str, timeout: float = 30.0) -> WorkflowInstance:
+        """Block until the instance completes or is terminated; return it.
+
+        Raises TimeoutError naming the instance and its status when `timeout` seconds pass.
+        """
+        deadline = time.monotonic() + timeout
+        delay = 0.002
+        while True:
+            instance = self.get_workflow_instance(workflow_id)
+            if instance.status in (WorkflowInstance.COMPLETE, WorkflowInstance.TERMINATED):
+                return instance
+            if time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"workflow {workflow_id} did not finish within {timeout} s (status {instance.status})"
+                )
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, 0.1)
+
     def suspend_workflow(self, workflow_id: str) -> bool:
         """Pause a runnable instance; True if it was runnable and is now suspended."""
         return self._change_status(workflow_id, {WorkflowInstance.RUNNABLE}, WorkflowInstance.SUSPENDED)

@@ -1,0 +1,58 @@
+"""Every sample runs to completion by itself and prints what its docstring says."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+
+EXPECTED = {
+    "01_hello_world.py": ["Hello world", "Goodbye"],
+    "02_passing_data.py": ["Hello world", "Goodbye", "2 + 3 = 5"],
+    "03_events.py": ["Hello world", "waiting for event1...", "Goodbye", "captured: hello"],
+    "05_while.py": ["Hello world", "doing stuff...0", "doing stuff...1", "doing stuff...2", "Goodbye"],
+    "06_if.py": [
+        "value1 = 5:",
+        "Hello world",
+        "doing stuff...",
+        "Goodbye",
+        "value1 = 1:",
+        "Hello world",
+        "Goodbye",
+    ],
+    "09_delay_and_sleep.py": ["taking a nap", "woke up after 0.5 s", "waited 0.3 s", "done"],
+    "10_error_handling.py": [
+        "charge card, attempt 1",
+        "charge card, attempt 2",
+        "charge card, attempt 3",
+        "suspended: waiting for an operator",
+        "operator arrived: resuming",
+        "shipped",
+        "recorded error: ConnectionError: payment gateway timed out",
+        "recorded error: ConnectionError: payment gateway timed out",
+        "recorded error: RuntimeError: no operator on shift",
+    ],
+}
+
+
+def run_sample(name: str) -> list[str]:
+    completed = subprocess.run(
+        [sys.executable, str(SAMPLES / name)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+    return completed.stdout.splitlines()
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_sample_prints_what_it_promises(name: str) -> None:
+    assert run_sample(name) == EXPECTED[name]
+
+
+def test_foreach_sample_does_stuff_once_per_item() -> None:
+    lines = run_sample("04_foreach.py")
+    assert lines[0] == "Hello world" and lines[-1] == "Goodbye"
+    assert sorted(lines[1:-1]) == ["doing stuff...abc", "doing stuff...def", "doing stuff...xyz"]

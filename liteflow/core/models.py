@@ -77,6 +77,7 @@ class WorkflowInstance:
         self.version: int = 1
         self.description: str | None = None
         self.reference: str | None = None
+        self.parent_workflow_id: str | None = None
         self.next_execution: datetime | None = None
         self.status: int = WorkflowInstance.RUNNABLE
         self.data: Any = None

@@ -35,6 +35,7 @@ def _instance(
     instance.version = 2
     instance.description = "conformance"
     instance.reference = "ref-1"
+    instance.parent_workflow_id = "parent-1"
     instance.status = status
     instance.create_time = created or utcnow()
     instance.next_execution = next_execution
@@ -108,6 +109,7 @@ class PersistenceProviderConformance:
                 "version",
                 "description",
                 "reference",
+                "parent_workflow_id",
                 "status",
                 "data",
                 "create_time",

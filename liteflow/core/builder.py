@@ -7,13 +7,30 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+from .callables import bind_arity
 from .clock import to_timedelta
 from .definition import IOMapping, RetryPolicy, StepOutcome, WorkflowDefinition, WorkflowStep
 from .errors import WorkflowDefinitionError
-from .primitives import Delay, Foreach, If, Recur, Schedule, WaitFor, While
+from .primitives import (
+    Decide,
+    Delay,
+    EndWorkflow,
+    Foreach,
+    If,
+    OutcomeSwitch,
+    Parallel,
+    Recur,
+    Saga,
+    Schedule,
+    Sequence,
+    SubWorkflow,
+    WaitFor,
+    When,
+    While,
+)
 from .step import StepBody
 
-__all__ = ["WorkflowBuilder", "StepBuilder"]
+__all__ = ["ParallelStepBuilder", "StepBuilder", "WhenStepBuilder", "WorkflowBuilder"]
 
 _ERROR_BEHAVIORS = {
     WorkflowStep.RETRY: "RETRY",
@@ -62,8 +79,13 @@ def _interval(value: timedelta | float | None, where: str) -> timedelta | None:
 class WorkflowBuilder:
     """Collects the steps of one workflow; `do` blocks get a builder sharing the same steps."""
 
-    def __init__(self, steps: list[WorkflowStep] | None = None) -> None:
+    def __init__(
+        self,
+        steps: list[WorkflowStep] | None = None,
+        attachments: list[tuple[WorkflowStep, str]] | None = None,
+    ) -> None:
         self._steps: list[WorkflowStep] = steps if steps is not None else []
+        self._attachments: list[tuple[WorkflowStep, str]] = attachments if attachments is not None else []
         self._first: WorkflowStep | None = None
         self.default_error_behavior: int = WorkflowStep.RETRY
         self.default_error_retry_interval: timedelta | None = None
@@ -98,6 +120,19 @@ class WorkflowBuilder:
             "then() called before start_with(): the first step is added with start_with()"
         )
 
+    def when(self, value: Any, label: str | None = None) -> WhenStepBuilder:
+        raise WorkflowDefinitionError(
+            "when() needs a preceding step whose outcome it matches; call it on a step"
+        )
+
+    def create_branch(self) -> WorkflowBuilder:
+        """A builder for a path that `decide(...).branch(value, path)` can lead to."""
+        return self.child()
+
+    def attach_later(self, step: WorkflowStep, target_id: str) -> None:
+        """Record an edge to the step named `target_id`, resolved once every step exists."""
+        self._attachments.append((step, target_id))
+
     def use_default_error_behavior(
         self, behavior: int, retry_interval: timedelta | float | None = None
     ) -> WorkflowBuilder:
@@ -107,22 +142,46 @@ class WorkflowBuilder:
         return self
 
     def child(self) -> WorkflowBuilder:
-        """A builder for a `do` block: same step list, its own first step."""
-        return WorkflowBuilder(self._steps)
+        """A builder for a `do` block or branch: same steps, its own first step."""
+        return WorkflowBuilder(self._steps, self._attachments)
 
     def build(self, workflow_id: str, version: int) -> WorkflowDefinition:
-        if not self._steps:
+        if self._first is None:
             raise WorkflowDefinitionError("build() added no steps; call builder.start_with(...)")
         for step in self._steps:
             if step.is_container and not step.children:
                 raise WorkflowDefinitionError(f"step {step.id} ({step.display_name}) has no do() block")
+        self._resolve_attachments()
         return WorkflowDefinition(
             workflow_id,
             version,
             list(self._steps),
             default_error_behavior=self.default_error_behavior,
             default_error_retry_interval=self.default_error_retry_interval,
+            initial_step_id=self._first.id,
         )
+
+    def _resolve_attachments(self) -> None:
+        named: dict[str, WorkflowStep] = {}
+        for step in self._steps:
+            if step.external_id is None:
+                continue
+            if step.external_id in named:
+                raise WorkflowDefinitionError(
+                    f"two steps have the id '{step.external_id}' "
+                    f"(steps {named[step.external_id].id} and {step.id})"
+                )
+            named[step.external_id] = step
+        for step, target_id in self._attachments:
+            target = named.get(target_id)
+            if target is None:
+                known = ", ".join(sorted(named)) or "none"
+                raise WorkflowDefinitionError(
+                    f"attach('{target_id}') on step {step.id} ({step.display_name}): no step has "
+                    f"that id (known ids: {known})"
+                )
+            step.outcomes.append(StepOutcome(target.id))
+        self._attachments.clear()
 
 
 class StepBuilder:
@@ -184,14 +243,22 @@ class StepBuilder:
         event_name: str,
         event_key: Callable[..., Any] | Any,
         effective_date: Callable[..., datetime] | datetime | None = None,
+        timeout: timedelta | float | None = None,
     ) -> StepBuilder:
-        """Wait for the event (name, key); its data is `event_data` for `output`."""
+        """Wait for the event (name, key); its data is `event_data` for `output`.
+
+        With `timeout`, the step gives up after that long, with the outcome `WAIT_TIMEOUT`.
+        """
         if not isinstance(event_name, str) or not event_name:
             raise WorkflowDefinitionError(
                 f"{self._where('wait_for()')}: event name must be a non-empty string, got {event_name!r}"
             )
         return self._add_primitive(
-            WaitFor, event_name=event_name, event_key=event_key, effective_date=effective_date
+            WaitFor,
+            event_name=event_name,
+            event_key=event_key,
+            effective_date=effective_date,
+            timeout=_interval(timeout, "wait_for timeout"),
         )
 
     def for_each(self, collection: Callable[..., Any], run_parallel: bool = True) -> StepBuilder:
@@ -226,17 +293,149 @@ class StepBuilder:
         """The steps this container runs: ``block`` receives a builder and calls `start_with`."""
         if not self.step.is_container:
             raise WorkflowDefinitionError(
-                f"{self._where('do()')}: do() only follows for_each, while_, if_, schedule or recur"
+                f"{self._where('do()')}: do() only follows for_each, while_, if_, schedule, recur, "
+                "when or parallel"
             )
+        self.step.children.append(self._build_block(block, "do()").id)
+        return self
+
+    def _build_block(self, block: Callable[[WorkflowBuilder], Any], method: str) -> WorkflowStep:
+        """Run a user's block on a child builder; return the block's first step."""
         if not callable(block):
-            raise WorkflowDefinitionError(f"{self._where('do()')}: expected a callable, got {block!r}")
+            raise WorkflowDefinitionError(f"{self._where(method)}: expected a callable, got {block!r}")
         child = self.workflow_builder.child()
         block(child)
         if child.first_step is None:
-            raise WorkflowDefinitionError(f"{self._where('do()')}: the block added no steps")
+            raise WorkflowDefinitionError(f"{self._where(method)}: the block added no steps")
         child.first_step.parent_id = self.step.id
-        self.step.children.append(child.first_step.id)
+        return child.first_step
+
+    def when(self, value: Any, label: str | None = None) -> WhenStepBuilder:
+        """A block that runs when this step's outcome equals `value` (or ``value(data, context)``).
+
+        Several `when`s may follow one step; all that match run, and the step chained after
+        them with `then` runs once they have finished.
+        """
+        switch = self.step if self.step.body is OutcomeSwitch else self._outcome_switch()
+        when = WorkflowStep(When)
+        when.name = label
+        self.workflow_builder.add_step(when)
+        when.inputs.append(IOMapping("expected_outcome", value, 2))
+        when.parent_id = switch.id
+        switch.children.append(when.id)
+        return WhenStepBuilder(self.workflow_builder, when, StepBuilder(self.workflow_builder, switch))
+
+    def _outcome_switch(self) -> WorkflowStep:
+        for outcome in self.step.outcomes:
+            target = self.workflow_builder.steps[outcome.next_step]
+            if target.body is OutcomeSwitch:
+                return target
+        return self._add_next(OutcomeSwitch).step
+
+    def decide(self, expression: Callable[..., Any]) -> StepBuilder:
+        """A step whose outcome is ``expression(data, context)``; follow it with `branch`."""
+        return self._add_primitive(Decide, expression=expression)
+
+    def branch(self, value: Any, branch: WorkflowBuilder | StepBuilder) -> StepBuilder:
+        """Continue with `branch` when the outcome equals `value`; a branch is
+        ``builder.create_branch()`` (or any step chained from it) after its `start_with`."""
+        origin = branch.workflow_builder if isinstance(branch, StepBuilder) else branch
+        if not isinstance(origin, WorkflowBuilder) or origin.first_step is None:
+            raise WorkflowDefinitionError(
+                f"{self._where('branch()')}: expected a branch from builder.create_branch() with "
+                f"a start_with() step, got {branch!r}"
+            )
+        if origin.steps is not self.workflow_builder.steps:
+            raise WorkflowDefinitionError(
+                f"{self._where('branch()')}: the branch was created by another workflow's builder"
+            )
+        self.step.outcomes.append(StepOutcome(origin.first_step.id, value))
         return self
+
+    def parallel(self) -> ParallelStepBuilder:
+        """Branches added with `do` run at once; `join()` continues once all have finished."""
+        step = self._add_next(Parallel).step
+        return ParallelStepBuilder(self.workflow_builder, step)
+
+    def join(self) -> StepBuilder:
+        raise WorkflowDefinitionError(f"{self._where('join()')}: join() without parallel()")
+
+    def saga(self, block: Callable[[WorkflowBuilder], Any]) -> StepBuilder:
+        """Group steps into a transaction: when one fails, the completed ones are compensated
+        (latest first) and the workflow continues after the saga."""
+        builder = self._add_next(Saga)
+        builder.step.resume_children_after_compensation = False
+        builder.step.revert_children_after_compensation = True
+        builder.step.children.append(builder._build_block(block, "saga()").id)
+        return builder
+
+    def compensate_with(self, body: type[StepBody] | Callable[..., Any]) -> StepBuilder:
+        """The step that undoes this one if it, or its saga, fails."""
+        _check_body(body, self._where("compensate_with()"))
+        compensation = WorkflowStep(body)
+        self.workflow_builder.add_step(compensation)
+        self._set_compensation(compensation)
+        return self
+
+    def compensate_with_sequence(self, block: Callable[[WorkflowBuilder], Any]) -> StepBuilder:
+        """Several steps (built by ``block``) that undo this one, run in order."""
+        sequence = WorkflowStep(Sequence)
+        self.workflow_builder.add_step(sequence)
+        sequence_builder = StepBuilder(self.workflow_builder, sequence)
+        sequence.children.append(sequence_builder._build_block(block, "compensate_with_sequence()").id)
+        self._set_compensation(sequence)
+        return self
+
+    def _set_compensation(self, compensation: WorkflowStep) -> None:
+        if self.step.compensation_step_id is not None:
+            raise WorkflowDefinitionError(f"{self._where('compensate_with()')}: compensation set twice")
+        compensation.parent_id = self.step.id
+        self.step.compensation_step_id = compensation.id
+
+    def cancel_condition(
+        self, condition: Callable[..., Any], proceed_after_cancel: bool = False
+    ) -> StepBuilder:
+        """Stop this step (and its children) once ``condition(data)`` holds; with
+        `proceed_after_cancel`, the flow then moves on as if it had completed."""
+        if not callable(condition):
+            raise WorkflowDefinitionError(
+                f"{self._where('cancel_condition()')}: expected a callable taking the data, got {condition!r}"
+            )
+        self.step.cancel_condition = bind_arity(condition, 1)
+        self.step.proceed_on_cancel = bool(proceed_after_cancel)
+        return self
+
+    def end_workflow(self) -> StepBuilder:
+        """Complete the workflow here, even inside a loop; no later step runs."""
+        return self._add_next(EndWorkflow)
+
+    def id(self, step_id: str) -> StepBuilder:
+        """Name this step so `attach` can jump back to it."""
+        if not isinstance(step_id, str) or not step_id:
+            raise WorkflowDefinitionError(
+                f"{self._where('id()')}: expected a non-empty string, got {step_id!r}"
+            )
+        self.step.external_id = step_id
+        return self
+
+    def attach(self, step_id: str) -> StepBuilder:
+        """After this step, continue at the step named `step_id` (forms a loop)."""
+        self.workflow_builder.attach_later(self.step, step_id)
+        return self
+
+    def sub_workflow(
+        self,
+        workflow_id: str,
+        version: int | None = None,
+        data: Callable[..., Any] | Any = None,
+    ) -> StepBuilder:
+        """Start a registered child workflow and wait for it; its final data is `child_data`
+        for `output`. A child that is terminated fails this step."""
+        if not isinstance(workflow_id, str) or not workflow_id:
+            raise WorkflowDefinitionError(
+                f"{self._where('sub_workflow()')}: expected a workflow id, got {workflow_id!r}"
+            )
+        return self._add_primitive(SubWorkflow, workflow_id=workflow_id, version=version, data=data)
 
     def on_error(
         self,
@@ -265,3 +464,39 @@ class StepBuilder:
             then=fallback,
         )
         return self
+
+
+class WhenStepBuilder(StepBuilder):
+    """A `when` block: `do` fills it and returns to the step the `when`s follow."""
+
+    def __init__(self, workflow_builder: WorkflowBuilder, step: WorkflowStep, switch: StepBuilder) -> None:
+        super().__init__(workflow_builder, step)
+        self._switch = switch
+
+    def do(self, block: Callable[[WorkflowBuilder], Any]) -> StepBuilder:
+        super().do(block)
+        return self._switch
+
+    def then(self, body: type[StepBody] | Callable[..., Any]) -> StepBuilder:
+        """A one-step block: ``when(v).then(X)`` runs X when the outcome equals v."""
+        _check_body(body, self._where("then()"))
+        started: list[StepBuilder] = []
+        super().do(lambda block: started.append(block.start_with(body)))
+        return started[0]
+
+
+class ParallelStepBuilder(StepBuilder):
+    """A `parallel()` step: each `do` adds a branch; `join` continues after all of them."""
+
+    def do(self, block: Callable[[WorkflowBuilder], Any]) -> ParallelStepBuilder:
+        branch = WorkflowStep(Sequence)
+        self.workflow_builder.add_step(branch)
+        branch.parent_id = self.step.id
+        branch.children.append(StepBuilder(self.workflow_builder, branch)._build_block(block, "do()").id)
+        self.step.children.append(branch.id)
+        return self
+
+    def join(self) -> StepBuilder:
+        if not self.step.children:
+            raise WorkflowDefinitionError(f"{self._where('join()')}: parallel() has no do() branch")
+        return StepBuilder(self.workflow_builder, self.step)

@@ -109,6 +109,8 @@ class WorkflowStep:
         self.compensation_step_id: int | None = None
         self.cancel_condition: Callable[..., Any] | None = None
         self.proceed_on_cancel: bool = False
+        self.resume_children_after_compensation: bool = True
+        self.revert_children_after_compensation: bool = False
         self.parent_id: int | None = None
 
     @property
@@ -147,14 +149,20 @@ class WorkflowDefinition:
         default_error_retry_interval: timedelta | None = None,
         data_type: type | None = None,
         description: str | None = None,
+        initial_step_id: int = 0,
     ) -> None:
         self.id = workflow_id
         self.version = version
         self.steps = steps
+        self.initial_step_id = initial_step_id
         self.default_error_behavior = default_error_behavior
         self.default_error_retry_interval = default_error_retry_interval
         self.data_type = data_type
         self.description = description
+
+    @property
+    def initial_step(self) -> WorkflowStep:
+        return self.steps[self.initial_step_id]
 
     def find_step(self, step_id: int) -> WorkflowStep | None:
         if 0 <= step_id < len(self.steps):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from .clock import utcnow
 from .definition import WorkflowDefinition
@@ -12,28 +13,49 @@ from .registry import WorkflowRegistry
 from .result_processor import ExecutionReport, ResultProcessor
 from .step import ExecutionResult, StepExecutionContext
 
-__all__ = ["WorkflowExecutor", "determine_next_execution"]
+if TYPE_CHECKING:
+    from .host import WorkflowHost
+
+__all__ = ["WorkflowExecutor", "determine_next_execution", "is_due"]
+
+
+def _timed_wait(pointer: ExecutionPointer) -> bool:
+    """A wait with a timeout: inactive, but due again when its timeout passes."""
+    return (
+        pointer.status == ExecutionPointer.WAITING
+        and pointer.sleep_until is not None
+        and pointer.end_time is None
+        and not pointer.event_published
+    )
+
+
+def is_due(pointer: ExecutionPointer, now: datetime) -> bool:
+    if pointer.active:
+        return pointer.sleep_until is None or pointer.sleep_until <= now
+    return _timed_wait(pointer) and pointer.sleep_until is not None and pointer.sleep_until <= now
 
 
 class WorkflowExecutor:
     """Executes due steps, applies their results, and decides when the instance runs next."""
 
     def __init__(
-        self, registry: WorkflowRegistry, processor: ResultProcessor, logger: logging.Logger
+        self,
+        registry: WorkflowRegistry,
+        processor: ResultProcessor,
+        logger: logging.Logger,
+        host: WorkflowHost | None = None,
     ) -> None:
         self._registry = registry
         self._processor = processor
         self._logger = logger
+        self._host = host
 
     def execute(self, workflow: WorkflowInstance) -> ExecutionReport:
         report = ExecutionReport()
         definition = self._registry.get_definition(workflow.workflow_definition_id, workflow.version)
         now = utcnow()
-        due = [
-            pointer
-            for pointer in workflow.execution_pointers
-            if pointer.active and (pointer.sleep_until is None or pointer.sleep_until <= now)
-        ]
+        self._process_cancellations(workflow, definition, report, now)
+        due = [pointer for pointer in workflow.execution_pointers if is_due(pointer, now)]
         for pointer in due:
             if workflow.status != WorkflowInstance.RUNNABLE:
                 break
@@ -72,7 +94,7 @@ class WorkflowExecutor:
             pointer.start_time = now
         pointer.status = ExecutionPointer.RUNNING
         pointer.sleep_until = None
-        context = StepExecutionContext(workflow, step, pointer.persistence_data, pointer)
+        context = StepExecutionContext(workflow, step, pointer.persistence_data, pointer, self._host)
         try:
             body = step.construct_body()
             for mapping in step.inputs:
@@ -93,6 +115,39 @@ class WorkflowExecutor:
             return
         self._processor.process_result(workflow, definition, pointer, step, result, report, now)
 
+    def _process_cancellations(
+        self,
+        workflow: WorkflowInstance,
+        definition: WorkflowDefinition,
+        report: ExecutionReport,
+        now: datetime,
+    ) -> None:
+        """Stop unfinished pointers of steps whose cancel condition now holds."""
+        for step in definition.steps:
+            if step.cancel_condition is None:
+                continue
+            unfinished = [
+                pointer
+                for pointer in workflow.execution_pointers
+                if pointer.step_id == step.id and pointer.end_time is None
+            ]
+            if not unfinished:
+                continue
+            try:
+                cancel = bool(step.cancel_condition(workflow.data))
+            except Exception:
+                self._logger.exception(
+                    "workflow %s: cancel condition of step %d (%s) raised; not cancelling",
+                    workflow.id,
+                    step.id,
+                    step.display_name,
+                )
+                continue
+            if not cancel:
+                continue
+            for pointer in unfinished:
+                self._processor.cancel(workflow, definition, pointer, step, report, now)
+
 
 def determine_next_execution(workflow: WorkflowInstance) -> None:
     """Set `next_execution`: now if a step is ready, the earliest wake-up, or None if all wait.
@@ -107,6 +162,9 @@ def determine_next_execution(workflow: WorkflowInstance) -> None:
     containers: list[ExecutionPointer] = []
     for pointer in workflow.execution_pointers:
         if not pointer.active:
+            wake = pointer.sleep_until if _timed_wait(pointer) else None
+            if wake is not None and (earliest is None or wake < earliest):
+                earliest = wake
             continue
         if pointer.children:
             containers.append(pointer)

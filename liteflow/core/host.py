@@ -14,6 +14,7 @@ from .executor import WorkflowExecutor
 from .models import Event, WorkflowInstance, event_key_text
 from .options import HostOptions
 from .pointers import genesis_pointer
+from .primitives import child_completion_event
 from .providers import LockProvider, PersistenceProvider, QueueProvider, QueueType
 from .registry import WorkflowRegistry
 from .result_processor import ResultProcessor
@@ -44,7 +45,7 @@ class WorkflowHost:
         self.registry = WorkflowRegistry()
         self._logger = self.options.logger
         self._processor = ResultProcessor(self.options.default_error_retry_interval, self._logger)
-        self._executor = WorkflowExecutor(self.registry, self._processor, self._logger)
+        self._executor = WorkflowExecutor(self.registry, self._processor, self._logger, self)
         self._scheduler = WakeUpScheduler(queue_service, self._logger)
         self._state_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -88,6 +89,7 @@ class WorkflowHost:
                 self._scheduler,
                 self.options,
                 self._stopping,
+                self.notify_parent,
             )
             self._services = services
             events = EventConsumer(services)
@@ -155,8 +157,13 @@ class WorkflowHost:
         version: int | None = None,
         data: Any = None,
         reference: str | None = None,
+        parent_workflow_id: str | None = None,
     ) -> str:
-        """Create an instance of a registered workflow (latest version by default); return its id."""
+        """Create an instance of a registered workflow (latest version by default); return its id.
+
+        `parent_workflow_id` is set by `sub_workflow` steps: the parent is told when this
+        instance completes or is terminated.
+        """
         definition = self.registry.get_definition(workflow_id, version)
         if data is None and definition.data_type is not None:
             data = definition.data_type()
@@ -165,11 +172,12 @@ class WorkflowHost:
         instance.version = definition.version
         instance.description = definition.description
         instance.reference = reference
+        instance.parent_workflow_id = parent_workflow_id
         instance.data = data
         instance.status = WorkflowInstance.RUNNABLE
         instance.create_time = utcnow()
         instance.next_execution = instance.create_time
-        instance.execution_pointers.append(genesis_pointer(definition.steps[0]))
+        instance.execution_pointers.append(genesis_pointer(definition.initial_step))
         new_id = self.persistence_service.create_workflow(instance)
         self.queue_service.queue_work(QueueType.WORKFLOW, new_id)
         self._logger.debug("started workflow %s v%d: %s", definition.id, definition.version, new_id)
@@ -198,6 +206,13 @@ class WorkflowHost:
         self.queue_service.queue_work(QueueType.EVENT, event_id)
         self._logger.debug("published event %s/%s: %s", event_name, event.event_key, event_id)
         return event_id
+
+    def notify_parent(self, instance: WorkflowInstance) -> None:
+        """Tell a finished child's parent workflow, before the child's final state is stored
+        (a crash in between repeats the news; the parent takes only the first)."""
+        event = child_completion_event(instance)
+        if event is not None:
+            self.publish_event(*event)
 
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance:
         instance = self.persistence_service.get_workflow_instance(workflow_id)
@@ -256,6 +271,7 @@ class WorkflowHost:
             if status == WorkflowInstance.TERMINATED:
                 instance.complete_time = utcnow()
                 instance.next_execution = None
+                self.notify_parent(instance)
             elif status == WorkflowInstance.RUNNABLE:
                 instance.next_execution = utcnow()
             else:

@@ -27,6 +27,7 @@ class ExecutionPointer:
     FAILED = 5
     COMPENSATED = 6
     CANCELLED = 7
+    PENDING_PREDECESSOR = 8
 
     def __init__(self) -> None:
         self.id: str = ""

@@ -8,7 +8,7 @@ from typing import Any
 from .definition import WorkflowStep
 from .models import ExecutionPointer
 
-__all__ = ["genesis_pointer", "next_pointer", "child_pointer"]
+__all__ = ["child_pointer", "compensation_pointer", "genesis_pointer", "next_pointer"]
 
 
 def _new(step: WorkflowStep) -> ExecutionPointer:
@@ -41,4 +41,16 @@ def child_pointer(container: ExecutionPointer, step: WorkflowStep, item: Any) ->
     pointer.context_item = container.context_item if item is None else item
     pointer.scope = [container.id, *container.scope]
     container.children.append(pointer.id)
+    return pointer
+
+
+def compensation_pointer(
+    compensated: ExecutionPointer, step: WorkflowStep, predecessor: ExecutionPointer
+) -> ExecutionPointer:
+    """The pointer undoing `compensated`; it runs after `predecessor` (the failure or the
+    previous compensation), in the compensated step's scope and with its item."""
+    pointer = _new(step)
+    pointer.predecessor_id = predecessor.id
+    pointer.context_item = compensated.context_item
+    pointer.scope = list(compensated.scope)
     return pointer

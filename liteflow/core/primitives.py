@@ -10,7 +10,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .callables import bind_arity, describe
-from .clock import to_timedelta, utcnow
+from .clock import MIN_TIME, to_timedelta, utcnow
+from .errors import LiteFlowError
+from .models import WorkflowInstance
 from .step import ExecutionResult, StepBody, StepExecutionContext
 
 __all__ = [
@@ -24,8 +26,24 @@ __all__ = [
     "Schedule",
     "Recur",
     "InlineStep",
+    "OutcomeSwitch",
+    "When",
+    "Decide",
+    "Parallel",
+    "Saga",
+    "EndWorkflow",
+    "SubWorkflow",
+    "SubWorkflowError",
+    "WAIT_TIMEOUT",
+    "CHILD_COMPLETED_EVENT",
     "children_complete",
+    "child_completion_event",
 ]
+
+#: The outcome of a `wait_for(..., timeout=...)` whose event did not come in time.
+WAIT_TIMEOUT = "liteflow.wait-timeout"
+#: Internal event a finished child workflow publishes (keyed by its id) for its parent.
+CHILD_COMPLETED_EVENT = "liteflow.child-completed"
 
 _CHILDREN_ACTIVE = "children_active"
 
@@ -119,22 +137,35 @@ class If(ContainerStepBody):
 
 
 class WaitFor(StepBody):
-    """Waits for an external event; its data becomes `event_data` for outputs."""
+    """Waits for an external event; its data becomes `event_data` for outputs.
+
+    With a `timeout`, the step ends without the event once it passes, with the outcome
+    `WAIT_TIMEOUT` (and `event_data` None), so the flow can branch on it with `when`.
+    """
+
+    TIMEOUT = WAIT_TIMEOUT
 
     event_name: str = ""
     event_key: Any = None
     effective_date: datetime | None = None
+    timeout: timedelta | float | None = None
 
     def __init__(self) -> None:
         self.event_data: Any = None
 
     def run(self, context: StepExecutionContext) -> ExecutionResult:
         pointer = context.execution_pointer
-        if not pointer.event_published:
-            as_of = self.effective_date if self.effective_date is not None else utcnow()
-            return ExecutionResult.wait_for_event(self.event_name, self.event_key, as_of)
-        self.event_data = pointer.event_data
-        return ExecutionResult.next()
+        if pointer.event_published:
+            self.event_data = pointer.event_data
+            return ExecutionResult.next()
+        if context.persistence_data is not None:
+            return ExecutionResult.outcome(WAIT_TIMEOUT)
+        as_of = self.effective_date if self.effective_date is not None else utcnow()
+        result = ExecutionResult.wait_for_event(self.event_name, self.event_key, as_of)
+        if self.timeout is not None:
+            result.sleep_for = to_timedelta(self.timeout, "wait_for timeout")
+            result.persistence_data = {"timeout": True}
+        return result
 
 
 class Delay(StepBody):
@@ -190,3 +221,105 @@ class InlineStep(StepBody):
         raise TypeError(
             f"inline step {self._name} returned {type(result).__name__}; return an ExecutionResult or None"
         )
+
+
+class OutcomeSwitch(ContainerStepBody):
+    """Groups the `when` blocks after a step; each sees the outcome of that step."""
+
+    def run(self, context: StepExecutionContext) -> ExecutionResult:
+        previous = context.workflow.find_pointer(context.execution_pointer.predecessor_id or "")
+        outcome = previous.outcome if previous is not None else None
+        result = (
+            self.start_children([None]) if not _children_active(context) else self.wait_for_children(context)
+        )
+        if not result.proceed:
+            result.outcome_value = outcome
+        return result
+
+
+class When(ContainerStepBody):
+    """Runs its block when the preceding step's outcome equals `expected_outcome`."""
+
+    expected_outcome: Any = None
+
+    def run(self, context: StepExecutionContext) -> ExecutionResult:
+        if _children_active(context):
+            return self.wait_for_children(context)
+        switch = context.workflow.find_pointer(context.execution_pointer.predecessor_id or "")
+        outcome = switch.outcome if switch is not None else None
+        if outcome == self.expected_outcome or str(outcome) == str(self.expected_outcome):
+            return self.start_children([None])
+        return ExecutionResult.next()
+
+
+class Decide(StepBody):
+    """Completes with `expression` as its outcome; `branch(value, ...)` edges pick the path."""
+
+    expression: Any = None
+
+    def run(self, context: StepExecutionContext) -> ExecutionResult:
+        return ExecutionResult.outcome(self.expression)
+
+
+class Parallel(Sequence):
+    """Runs each `do` branch at once; `join` continues once all have finished."""
+
+
+class Saga(Sequence):
+    """A transaction: if a step inside fails, the completed steps are compensated."""
+
+
+class EndWorkflow(StepBody):
+    """Completes the whole workflow at once; no later step runs."""
+
+    def run(self, context: StepExecutionContext) -> ExecutionResult:
+        workflow = context.workflow
+        workflow.status = WorkflowInstance.COMPLETE
+        workflow.complete_time = utcnow()
+        return ExecutionResult.next()
+
+
+class SubWorkflowError(LiteFlowError):
+    """A child workflow started by `sub_workflow` was terminated."""
+
+
+class SubWorkflow(StepBody):
+    """Starts a child workflow and waits for it; its final data is `child_data`."""
+
+    workflow_id: str = ""
+    version: int | None = None
+    data: Any = None
+
+    def __init__(self) -> None:
+        self.child_data: Any = None
+        self.event_data: Any = None
+
+    def run(self, context: StepExecutionContext) -> ExecutionResult:
+        pointer = context.execution_pointer
+        if pointer.event_published:
+            report = pointer.event_data if isinstance(pointer.event_data, dict) else {}
+            child = (
+                context.persistence_data.get("child") if isinstance(context.persistence_data, dict) else None
+            )
+            if report.get("status") != WorkflowInstance.COMPLETE:
+                raise SubWorkflowError(f"child workflow {self.workflow_id} ({child}) was terminated")
+            self.child_data = self.event_data = report.get("data")
+            return ExecutionResult.next()
+        if context.host is None:
+            raise LiteFlowError("sub_workflow steps need a host to start the child workflow")
+        child_id = context.host.start_workflow(
+            self.workflow_id, self.version, self.data, parent_workflow_id=context.workflow.id
+        )
+        result = ExecutionResult.wait_for_event(CHILD_COMPLETED_EVENT, child_id, MIN_TIME)
+        result.persistence_data = {"child": child_id}
+        return result
+
+
+def child_completion_event(workflow: WorkflowInstance) -> tuple[str, str, dict[str, Any]] | None:
+    """The event telling a parent that this child finished, if it has a parent and finished."""
+    if workflow.parent_workflow_id is None or workflow.status not in (
+        WorkflowInstance.COMPLETE,
+        WorkflowInstance.TERMINATED,
+    ):
+        return None
+    return CHILD_COMPLETED_EVENT, workflow.id, {"status": workflow.status, "data": workflow.data}

@@ -6,6 +6,7 @@ import logging
 import traceback
 from datetime import datetime, timedelta
 
+from .clock import MIN_TIME
 from .definition import WorkflowDefinition, WorkflowStep
 from .models import (
     EventSubscription,
@@ -14,7 +15,7 @@ from .models import (
     WorkflowInstance,
     event_key_text,
 )
-from .pointers import child_pointer, next_pointer
+from .pointers import child_pointer, compensation_pointer, next_pointer
 from .step import ExecutionResult
 
 __all__ = ["ExecutionReport", "ResultProcessor"]
@@ -31,7 +32,7 @@ class ExecutionReport:
 
 
 class ResultProcessor:
-    """Moves pointers forward from step results and applies error behaviour to failures."""
+    """Moves pointers forward from step results; applies error behaviour and compensation."""
 
     def __init__(self, default_retry_interval: timedelta, logger: logging.Logger) -> None:
         self._default_retry_interval = default_retry_interval
@@ -55,18 +56,45 @@ class ResultProcessor:
         if result.event_name is not None:
             self._subscribe(workflow, pointer, step, result, report, now)
         if result.proceed:
-            pointer.active = False
-            pointer.end_time = now
-            pointer.status = ExecutionPointer.COMPLETE
-            for outcome in step.outcomes:
-                if outcome.matches(result.outcome_value):
-                    target = definition.steps[outcome.next_step]
-                    workflow.execution_pointers.append(next_pointer(pointer, target))
+            self._complete(workflow, definition, pointer, step, result, now)
         elif result.branch_values:
             for item in result.branch_values:
                 for child_id in step.children:
                     child = child_pointer(pointer, definition.steps[child_id], item)
                     workflow.execution_pointers.append(child)
+
+    def _complete(
+        self,
+        workflow: WorkflowInstance,
+        definition: WorkflowDefinition,
+        pointer: ExecutionPointer,
+        step: WorkflowStep,
+        result: ExecutionResult,
+        now: datetime,
+    ) -> None:
+        pointer.active = False
+        pointer.end_time = now
+        pointer.status = ExecutionPointer.COMPLETE
+        self._follow_outcomes(workflow, definition, pointer, step, result.outcome_value)
+        for waiting in workflow.execution_pointers:
+            if (
+                waiting.status == ExecutionPointer.PENDING_PREDECESSOR
+                and waiting.predecessor_id == pointer.id
+            ):
+                waiting.status = ExecutionPointer.PENDING
+                waiting.active = True
+
+    @staticmethod
+    def _follow_outcomes(
+        workflow: WorkflowInstance,
+        definition: WorkflowDefinition,
+        pointer: ExecutionPointer,
+        step: WorkflowStep,
+        outcome_value: object,
+    ) -> None:
+        for outcome in step.outcomes:
+            if outcome.matches(outcome_value):
+                workflow.execution_pointers.append(next_pointer(pointer, definition.steps[outcome.next_step]))
 
     @staticmethod
     def _subscribe(
@@ -91,6 +119,31 @@ class ResultProcessor:
         subscription.subscribe_as_of = result.event_as_of or now
         report.subscriptions.append(subscription)
 
+    def cancel(
+        self,
+        workflow: WorkflowInstance,
+        definition: WorkflowDefinition,
+        pointer: ExecutionPointer,
+        step: WorkflowStep,
+        report: ExecutionReport,
+        now: datetime,
+    ) -> None:
+        """Stop a pointer and everything inside it; with proceed_on_cancel, move on after it."""
+        for inner in workflow.execution_pointers:
+            if pointer.id in inner.scope and inner.end_time is None:
+                self._stop(inner, ExecutionPointer.CANCELLED, now)
+        if step.proceed_on_cancel:
+            self._complete(workflow, definition, pointer, step, ExecutionResult.next(), now)
+        else:
+            self._stop(pointer, ExecutionPointer.CANCELLED, now)
+
+    @staticmethod
+    def _stop(pointer: ExecutionPointer, status: int, now: datetime) -> None:
+        pointer.active = False
+        pointer.end_time = now
+        pointer.sleep_until = None
+        pointer.status = status
+
     def handle_error(
         self,
         workflow: WorkflowInstance,
@@ -101,7 +154,7 @@ class ResultProcessor:
         report: ExecutionReport,
         now: datetime,
     ) -> None:
-        """Record the failure, then retry, suspend or terminate as the step asks."""
+        """Record the failure, then retry, suspend, terminate or compensate as the step asks."""
         self._logger.error(
             "workflow %s (%s v%s): step %d (%s) failed",
             workflow.id,
@@ -117,12 +170,26 @@ class ResultProcessor:
         error.execution_pointer_id = pointer.id
         error.message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         report.errors.append(error)
-        pointer.retry_count += 1
         pointer.status = ExecutionPointer.FAILED
-
         behavior = step.error_behavior
         if behavior is None:
-            behavior = definition.default_error_behavior
+            behavior = (
+                WorkflowStep.COMPENSATE
+                if self._in_compensable_scope(workflow, definition, pointer)
+                else definition.default_error_behavior
+            )
+        self._apply(workflow, definition, pointer, step, behavior, now)
+
+    def _apply(
+        self,
+        workflow: WorkflowInstance,
+        definition: WorkflowDefinition,
+        pointer: ExecutionPointer,
+        step: WorkflowStep,
+        behavior: int,
+        now: datetime,
+    ) -> None:
+        pointer.retry_count += 1
         policy = step.retry_policy
         if (
             behavior == WorkflowStep.RETRY
@@ -138,7 +205,6 @@ class ResultProcessor:
                 step.display_name,
                 pointer.retry_count,
             )
-
         if behavior == WorkflowStep.RETRY:
             default = definition.default_error_retry_interval or self._default_retry_interval
             delay = policy.delay_for(pointer.retry_count, default) if policy else default
@@ -146,6 +212,116 @@ class ResultProcessor:
             step.prime_for_retry(pointer)
         elif behavior == WorkflowStep.SUSPEND:
             workflow.status = WorkflowInstance.SUSPENDED
-        else:
+        elif behavior == WorkflowStep.TERMINATE:
             workflow.status = WorkflowInstance.TERMINATED
             workflow.complete_time = now
+        else:
+            self._compensate(workflow, definition, pointer, now)
+
+    @staticmethod
+    def _in_compensable_scope(
+        workflow: WorkflowInstance, definition: WorkflowDefinition, pointer: ExecutionPointer
+    ) -> bool:
+        """Whether the failing step, or a container around it, has something to undo."""
+        for pointer_id in (pointer.id, *pointer.scope):
+            scope_pointer = workflow.find_pointer(pointer_id)
+            if scope_pointer is None:
+                continue
+            scope_step = definition.steps[scope_pointer.step_id]
+            if scope_step.compensation_step_id is not None or scope_step.revert_children_after_compensation:
+                return True
+        return False
+
+    def _compensate(
+        self,
+        workflow: WorkflowInstance,
+        definition: WorkflowDefinition,
+        failed: ExecutionPointer,
+        now: datetime,
+    ) -> None:
+        """Undo from the failed step outwards.
+
+        The failed step's own compensation runs first; inside a saga, its completed siblings
+        are compensated next, latest first, then the walk moves to the enclosing container.
+        Compensations run one after another. Outside a saga, the flow resumes after the
+        compensated step; a saga with its own error behaviour (retry, terminate) applies it.
+        """
+        chain: ExecutionPointer | None = None
+        current: ExecutionPointer | None = failed
+        while current is not None:
+            step = definition.steps[current.step_id]
+            if current is not failed and step.error_behavior not in (None, WorkflowStep.COMPENSATE):
+                self._apply(workflow, definition, current, step, step.error_behavior, now)
+                return
+            self._stop(current, ExecutionPointer.FAILED, now)
+            if step.compensation_step_id is not None:
+                current.status = ExecutionPointer.COMPENSATED
+                chain = self._add_compensation(workflow, definition, current, failed, step, chain)
+            transaction = self._enclosing_transaction(workflow, definition, current)
+            resume = True if transaction is None else transaction.resume_children_after_compensation
+            revert = False if transaction is None else transaction.revert_children_after_compensation
+            if revert:
+                chain = self._revert_siblings(workflow, definition, current, failed, chain)
+            if resume:
+                self._follow_outcomes(workflow, definition, current, step, None)
+                return
+            current = workflow.find_pointer(current.scope[0]) if current.scope else None
+
+    @staticmethod
+    def _enclosing_transaction(
+        workflow: WorkflowInstance, definition: WorkflowDefinition, pointer: ExecutionPointer
+    ) -> WorkflowStep | None:
+        """The nearest container that changes how its children are compensated (a saga)."""
+        for pointer_id in pointer.scope:
+            scope_pointer = workflow.find_pointer(pointer_id)
+            if scope_pointer is None:
+                continue
+            scope_step = definition.steps[scope_pointer.step_id]
+            if (
+                not scope_step.resume_children_after_compensation
+                or scope_step.revert_children_after_compensation
+            ):
+                return scope_step
+        return None
+
+    def _revert_siblings(
+        self,
+        workflow: WorkflowInstance,
+        definition: WorkflowDefinition,
+        pointer: ExecutionPointer,
+        failed: ExecutionPointer,
+        chain: ExecutionPointer | None,
+    ) -> ExecutionPointer | None:
+        siblings = [
+            sibling
+            for sibling in workflow.execution_pointers
+            if sibling.scope == pointer.scope
+            and sibling.id != pointer.id
+            and sibling.status == ExecutionPointer.COMPLETE
+        ]
+        siblings.sort(key=lambda sibling: sibling.end_time or MIN_TIME, reverse=True)
+        for sibling in siblings:
+            sibling_step = definition.steps[sibling.step_id]
+            if sibling_step.compensation_step_id is not None:
+                chain = self._add_compensation(workflow, definition, sibling, failed, sibling_step, chain)
+                sibling.status = ExecutionPointer.COMPENSATED
+        return chain
+
+    @staticmethod
+    def _add_compensation(
+        workflow: WorkflowInstance,
+        definition: WorkflowDefinition,
+        compensated: ExecutionPointer,
+        failed: ExecutionPointer,
+        step: WorkflowStep,
+        chain: ExecutionPointer | None,
+    ) -> ExecutionPointer:
+        assert step.compensation_step_id is not None
+        pointer = compensation_pointer(
+            compensated, definition.steps[step.compensation_step_id], chain or failed
+        )
+        if chain is not None:
+            pointer.active = False
+            pointer.status = ExecutionPointer.PENDING_PREDECESSOR
+        workflow.execution_pointers.append(pointer)
+        return pointer

@@ -11,6 +11,7 @@ from .clock import to_timedelta, to_utc
 
 if TYPE_CHECKING:
     from .definition import WorkflowStep
+    from .host import WorkflowHost
     from .models import ExecutionPointer, WorkflowInstance
 
 __all__ = ["StepBody", "StepExecutionContext", "ExecutionResult"]
@@ -100,7 +101,7 @@ class ExecutionResult:
 class StepExecutionContext:
     """What a running step can see: the workflow instance, its step definition and pointer."""
 
-    __slots__ = ("execution_pointer", "persistence_data", "step", "workflow")
+    __slots__ = ("execution_pointer", "host", "persistence_data", "step", "workflow")
 
     def __init__(
         self,
@@ -108,11 +109,14 @@ class StepExecutionContext:
         step: WorkflowStep,
         persistence_data: Any,
         execution_pointer: ExecutionPointer,
+        host: WorkflowHost | None = None,
     ) -> None:
         self.workflow = workflow
         self.step = step
         self.persistence_data = persistence_data
         self.execution_pointer = execution_pointer
+        #: The host running the step: lets a step publish events or start workflows.
+        self.host = host
 
     @property
     def item(self) -> Any:

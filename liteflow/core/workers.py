@@ -37,6 +37,7 @@ class Services:
         scheduler: WakeUpScheduler,
         options: HostOptions,
         stopping: threading.Event,
+        notify_parent: Callable[[WorkflowInstance], None],
     ) -> None:
         self.persistence = persistence
         self.queue = queue
@@ -45,6 +46,7 @@ class Services:
         self.options = options
         self.logger = options.logger
         self.stopping = stopping
+        self.notify_parent = notify_parent
 
     def wake_at_next_execution(self, workflow_id: str, next_execution: datetime | None) -> None:
         """Queue the instance now if due, else set a local timer for it."""
@@ -172,15 +174,23 @@ class EventConsumer:
             return event
         return self._services.persistence.get_event(candidates[0]) or event
 
-    def process_new_subscription(self, subscription: EventSubscription) -> None:
-        """Hand the earliest event published before this subscription existed (but not before
-        its as-of time) back to the event queue, so the subscription receives it."""
-        services = self._services
-        as_of = subscription.subscribe_as_of or utcnow()
-        candidates = services.persistence.get_events(subscription.event_name, subscription.event_key, as_of)
-        if candidates:
-            services.persistence.mark_event_unprocessed(candidates[0])
-            services.queue.queue_work(QueueType.EVENT, candidates[0])
+    def reopen_earlier_events(self, subscriptions: list[EventSubscription]) -> list[str]:
+        """Mark the earliest event each new subscription should receive (one published before
+        it existed, but not before its as-of time) unprocessed; return their ids to queue.
+
+        Done before the subscriptions are stored, so a crash in between leaves the event for
+        the poller rather than losing it.
+        """
+        reopened: list[str] = []
+        for subscription in subscriptions:
+            as_of = subscription.subscribe_as_of or utcnow()
+            candidates = self._services.persistence.get_events(
+                subscription.event_name, subscription.event_key, as_of
+            )
+            if candidates:
+                self._services.persistence.mark_event_unprocessed(candidates[0])
+                reopened.append(candidates[0])
+        return reopened
 
 
 class WorkflowConsumer:
@@ -199,7 +209,7 @@ class WorkflowConsumer:
         if not services.lock.acquire_lock(workflow_id):
             services.logger.debug("workflow %s is locked by another worker; skipping", workflow_id)
             return
-        subscriptions: list[EventSubscription] = []
+        reopened: list[str] = []
         next_execution: datetime | None = None
         try:
             workflow = services.persistence.get_workflow_instance(workflow_id)
@@ -214,16 +224,18 @@ class WorkflowConsumer:
                         workflow_id,
                     )
                     return
+                services.notify_parent(workflow)
+                reopened.extend(self._events.reopen_earlier_events(report.subscriptions))
                 if not self._persist(workflow, report.subscriptions, report.errors):
                     return
-                subscriptions.extend(report.subscriptions)
+
                 next_execution = workflow.next_execution
                 if next_execution is None or next_execution > utcnow() or services.stopping.is_set():
                     break
         finally:
             services.lock.release_lock(workflow_id)
-        for subscription in subscriptions:
-            self._events.process_new_subscription(subscription)
+        for event_id in reopened:
+            services.queue.queue_work(QueueType.EVENT, event_id)
         services.wake_at_next_execution(workflow_id, next_execution)
 
     def _persist(

@@ -6,7 +6,7 @@ the host, the models, the provider contracts and the built-in single-node provid
 
 from __future__ import annotations
 
-from .builder import StepBuilder, WorkflowBuilder
+from .builder import ParallelStepBuilder, StepBuilder, WhenStepBuilder, WorkflowBuilder
 from .configure import configure_workflow_host
 from .definition import IOMapping, StepOutcome, WorkflowDefinition, WorkflowStep
 from .errors import (
@@ -26,14 +26,23 @@ from .memory import MemoryPersistenceProvider
 from .models import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
 from .options import HostOptions
 from .primitives import (
+    WAIT_TIMEOUT,
     ContainerStepBody,
+    Decide,
     Delay,
+    EndWorkflow,
     Foreach,
     If,
+    OutcomeSwitch,
+    Parallel,
     Recur,
+    Saga,
     Schedule,
     Sequence,
+    SubWorkflow,
+    SubWorkflowError,
     WaitFor,
+    When,
     While,
 )
 from .providers import (
@@ -57,6 +66,8 @@ __all__ = [
     "Workflow",
     "WorkflowBuilder",
     "StepBuilder",
+    "WhenStepBuilder",
+    "ParallelStepBuilder",
     "configure_workflow_host",
     "WorkflowHost",
     "HostOptions",
@@ -78,6 +89,14 @@ __all__ = [
     "Delay",
     "Schedule",
     "Recur",
+    "OutcomeSwitch",
+    "When",
+    "Decide",
+    "Parallel",
+    "Saga",
+    "EndWorkflow",
+    "SubWorkflow",
+    "WAIT_TIMEOUT",
     "PersistenceProvider",
     "QueueProvider",
     "LockProvider",
@@ -100,4 +119,5 @@ __all__ = [
     "SerializationError",
     "HostStateError",
     "ProviderError",
+    "SubWorkflowError",
 ]

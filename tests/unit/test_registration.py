@@ -14,6 +14,7 @@ from liteflow.core import (
     Workflow,
     WorkflowBuilder,
     WorkflowDefinitionError,
+    WorkflowStep,
     configure_workflow_host,
 )
 
@@ -121,3 +122,69 @@ def test_failed_registration_leaves_nothing_registered() -> None:
     assert not host.registry.is_registered("Broken")
     host.register_workflow(Built(lambda b: b.start_with(Noop)))
     assert host.registry.is_registered("Broken", 1)
+
+
+def test_join_without_parallel_is_rejected() -> None:
+    with pytest.raises(WorkflowDefinitionError, match=r"'Broken'.*join\(\) without parallel\(\)"):
+        register(lambda b: b.start_with(Noop).then(Noop).join())
+
+
+def test_parallel_without_branches_is_rejected() -> None:
+    with pytest.raises(WorkflowDefinitionError, match="no do"):
+        register(lambda b: b.start_with(Noop).parallel().join())
+
+
+def test_attach_to_an_unknown_id_is_rejected() -> None:
+    with pytest.raises(WorkflowDefinitionError, match=r"attach\('nowhere'\).*known ids: start"):
+        register(lambda b: b.start_with(Noop).id("start").then(Noop).attach("nowhere"))
+
+
+def test_two_steps_with_the_same_id_are_rejected() -> None:
+    with pytest.raises(WorkflowDefinitionError, match="two steps have the id 'twin'"):
+        register(lambda b: b.start_with(Noop).id("twin").then(Noop).id("twin"))
+
+
+def test_when_without_a_preceding_step_is_rejected() -> None:
+    with pytest.raises(WorkflowDefinitionError, match=r"when\(\) needs a preceding step"):
+        register(lambda b: b.when(1).do(lambda x: x.start_with(Noop)))
+
+
+def test_when_block_without_steps_is_rejected() -> None:
+    with pytest.raises(WorkflowDefinitionError, match="block added no steps"):
+        register(lambda b: b.start_with(Noop).when(1).do(lambda x: None))
+
+
+def test_saga_without_steps_is_rejected() -> None:
+    with pytest.raises(WorkflowDefinitionError, match=r"saga\(\) on step .*: the block added no steps"):
+        register(lambda b: b.start_with(Noop).saga(lambda s: None))
+
+
+def test_branch_must_come_from_create_branch() -> None:
+    with pytest.raises(WorkflowDefinitionError, match="create_branch"):
+        register(lambda b: b.start_with(Noop).decide(lambda data: 1).branch(1, "elsewhere"))
+
+
+def test_branch_from_another_workflow_is_rejected() -> None:
+    other = WorkflowBuilder()
+    other.start_with(Noop)
+    with pytest.raises(WorkflowDefinitionError, match="another workflow's builder"):
+        register(lambda b: b.start_with(Noop).decide(lambda data: 1).branch(1, other))
+
+
+def test_compensation_set_twice_is_rejected() -> None:
+    with pytest.raises(WorkflowDefinitionError, match="compensation set twice"):
+        register(lambda b: b.start_with(Noop).compensate_with(Noop).compensate_with(Noop))
+
+
+def test_retry_fallback_cannot_be_retry() -> None:
+    with pytest.raises(WorkflowDefinitionError, match="then= must be"):
+        register(
+            lambda b: b.start_with(Noop).on_error(
+                WorkflowStep.RETRY, 1, max_retries=1, then=WorkflowStep.RETRY
+            )
+        )
+
+
+def test_negative_wait_timeout_is_rejected() -> None:
+    with pytest.raises(WorkflowDefinitionError, match="must not be negative"):
+        register(lambda b: b.start_with(Noop).wait_for("e", "k", timeout=-1))

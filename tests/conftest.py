@@ -12,8 +12,7 @@ from tests.support import Scenario, persistence_factories, running_host
 @pytest.fixture(params=sorted(persistence_factories()))
 def scenario(request: pytest.FixtureRequest) -> Iterator[Scenario]:
     """A started host on each persistence provider in turn."""
-    factory = persistence_factories()[request.param]
-    with running_host(factory()) as host:
+    with persistence_factories()[request.param]() as persistence, running_host(persistence) as host:
         yield Scenario(host)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -17,10 +17,11 @@ from liteflow.core import (
     configure_workflow_host,
 )
 from liteflow.core.clock import MAX_TIME
+from tests.servers import drop_database, new_database_name, require_mongo
 
 T = TypeVar("T")
 
-__all__ = ["Scenario", "persistence_factories", "running_host", "wait_until"]
+__all__ = ["PersistenceFactory", "Scenario", "persistence_factories", "running_host", "wait_until"]
 
 
 def wait_until(
@@ -37,9 +38,32 @@ def wait_until(
         time.sleep(interval)
 
 
-def persistence_factories() -> dict[str, Callable[[], PersistenceProvider]]:
+PersistenceFactory = Callable[[], AbstractContextManager[PersistenceProvider]]
+
+
+@contextmanager
+def memory_persistence() -> Iterator[PersistenceProvider]:
+    yield MemoryPersistenceProvider()
+
+
+@contextmanager
+def mongo_persistence() -> Iterator[PersistenceProvider]:
+    """A fresh database on the test MongoDB server, dropped afterwards."""
+    from liteflow_mongo import MongoPersistenceProvider
+
+    uri = require_mongo()
+    name = new_database_name()
+    provider = MongoPersistenceProvider(uri, name)
+    try:
+        yield provider
+    finally:
+        provider.close()
+        drop_database(uri, name)
+
+
+def persistence_factories() -> dict[str, PersistenceFactory]:
     """Every persistence provider the scenario suite runs on, by name."""
-    return {"memory": MemoryPersistenceProvider}
+    return {"memory": memory_persistence, "mongo": mongo_persistence}
 
 
 class Scenario:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.servers import require_mongo
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
@@ -39,9 +42,14 @@ EXPECTED = {
 }
 
 
-def run_sample(name: str) -> list[str]:
+def run_sample(name: str, env: dict[str, str] | None = None) -> list[str]:
     completed = subprocess.run(
-        [sys.executable, str(SAMPLES / name)], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, str(SAMPLES / name)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **(env or {})},
     )
     assert completed.returncode == 0, completed.stderr
     return completed.stdout.splitlines()
@@ -56,3 +64,13 @@ def test_foreach_sample_does_stuff_once_per_item() -> None:
     lines = run_sample("04_foreach.py")
     assert lines[0] == "Hello world" and lines[-1] == "Goodbye"
     assert sorted(lines[1:-1]) == ["doing stuff...abc", "doing stuff...def", "doing stuff...xyz"]
+
+
+def test_mongodb_sample_runs_on_the_test_server() -> None:
+    uri = require_mongo()
+    assert run_sample("07_mongodb.py", {"LITEFLOW_MONGO_URI": uri}) == [
+        "Hello Ann's Bakery",
+        "waiting for approval...",
+        "approved by ann, shipping",
+        "stored in MongoDB: complete, approved by ann",
+    ]

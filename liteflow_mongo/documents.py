@@ -1,0 +1,262 @@
+"""What instances, subscriptions, events and errors look like as MongoDB documents.
+
+Times are BSON datetimes, so they can be queried, indexed and read in any MongoDB tool. BSON
+keeps milliseconds only, so every document with times also has a ``micros`` object holding,
+per time field, the microseconds past the stored millisecond (0-999): times round-trip exactly
+and queries compare them exactly (see `time_filter`).
+
+User values (workflow data, step persistence data, context items, outcomes, event data) go
+through the project's JSON-safe `Serializer`: plain subdocuments, never pickle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from liteflow.core.clock import to_utc
+from liteflow.core.errors import InvalidArgumentError, SerializationError
+from liteflow.core.models import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
+from liteflow.core.serialization import Serializer
+
+__all__ = [
+    "MICROS",
+    "time_filter",
+    "time_sort",
+    "workflow_document",
+    "workflow_from_document",
+    "subscription_document",
+    "subscription_from_document",
+    "event_document",
+    "event_from_document",
+    "error_document",
+    "error_from_document",
+    "ids_of",
+]
+
+MICROS = "micros"
+
+# For `field <op> when`: the micros that put a document of the boundary millisecond outside.
+_OUTSIDE = {"$lt": "$gte", "$lte": "$gt", "$gt": "$lte", "$gte": "$lt"}
+
+_POINTER_PLAIN = (
+    "id",
+    "step_id",
+    "active",
+    "event_name",
+    "event_key",
+    "event_published",
+    "predecessor_id",
+    "status",
+    "retry_count",
+    "step_name",
+)
+_POINTER_LISTS = ("children", "scope")
+_POINTER_TIMES = ("sleep_until", "start_time", "end_time")
+_POINTER_PAYLOADS = ("persistence_data", "event_data", "context_item", "outcome")
+
+
+def _split(value: datetime, what: str) -> tuple[datetime, int]:
+    """The millisecond BSON stores and the microseconds past it."""
+    if not isinstance(value, datetime):
+        raise InvalidArgumentError(f"{what} must be a datetime, got {type(value).__name__}: {value!r}")
+    exact = to_utc(value)
+    extra = exact.microsecond % 1000
+    return exact - timedelta(microseconds=extra), extra
+
+
+def _put_times(document: dict[str, Any], times: dict[str, datetime | None]) -> None:
+    micros: dict[str, int] = {}
+    for name, value in times.items():
+        if value is None:
+            document[name], micros[name] = None, 0
+        else:
+            document[name], micros[name] = _split(value, name)
+    document[MICROS] = micros
+
+
+def _get_time(document: dict[str, Any], name: str) -> datetime | None:
+    value: datetime | None = document.get(name)
+    if value is None:
+        return None
+    return value + timedelta(microseconds=document.get(MICROS, {}).get(name, 0))
+
+
+def time_filter(name: str, op: str, when: datetime, *, or_unset: bool = False) -> dict[str, Any]:
+    """A filter for ``name <op> when`` (op: $lt, $lte, $gt, $gte), exact to the microsecond.
+
+    The range on the datetime itself can use an index; the ``$nor`` drops documents of the
+    boundary millisecond whose microseconds fall outside. ``$type: "date"`` keeps unset times
+    out (MongoDB does so anyway; mongoeco matches null against ``$lt``); `or_unset` lets them in.
+    """
+    base, extra = _split(when, name)
+    wide = "$lte" if op in ("$lt", "$lte") else "$gte"
+    condition = {
+        name: {"$type": "date", wide: base},
+        "$nor": [{name: base, f"{MICROS}.{name}": {_OUTSIDE[op]: extra}}],
+    }
+    return {"$or": [{name: None}, condition]} if or_unset else condition
+
+
+def time_sort(name: str) -> list[tuple[str, int]]:
+    """Oldest first, exact to the microsecond, ties broken by id so paging is stable."""
+    return [(name, 1), (f"{MICROS}.{name}", 1), ("_id", 1)]
+
+
+def _store(serializer: Serializer, value: Any, path: str) -> Any:
+    return None if value is None else serializer.to_document(value, path)
+
+
+def _load(serializer: Serializer, document: Any, where: str) -> Any:
+    if document is None:
+        return None
+    try:
+        return serializer.from_document(document)
+    except SerializationError as exc:
+        raise SerializationError(f"cannot load {where}: {exc}") from exc
+
+
+def _pointer_document(serializer: Serializer, pointer: ExecutionPointer, index: int) -> dict[str, Any]:
+    document: dict[str, Any] = {name: getattr(pointer, name) for name in _POINTER_PLAIN}
+    for name in _POINTER_LISTS:
+        document[name] = list(getattr(pointer, name))
+    for name in _POINTER_PAYLOADS:
+        document[name] = _store(serializer, getattr(pointer, name), f"execution_pointers[{index}].{name}")
+    _put_times(document, {name: getattr(pointer, name) for name in _POINTER_TIMES})
+    return document
+
+
+def _pointer_from_document(
+    serializer: Serializer, document: dict[str, Any], workflow_id: str
+) -> ExecutionPointer:
+    pointer = ExecutionPointer()
+    for name in _POINTER_PLAIN:
+        setattr(pointer, name, document.get(name, getattr(pointer, name)))
+    for name in _POINTER_LISTS:
+        setattr(pointer, name, list(document.get(name) or ()))
+    for name in _POINTER_TIMES:
+        setattr(pointer, name, _get_time(document, name))
+    for name in _POINTER_PAYLOADS:
+        where = f"workflow {workflow_id} pointer {pointer.id} {name}"
+        setattr(pointer, name, _load(serializer, document.get(name), where))
+    return pointer
+
+
+def workflow_document(serializer: Serializer, workflow: WorkflowInstance) -> dict[str, Any]:
+    """Every stored field of an instance except ``_id``; raises SerializationError before any write."""
+    document: dict[str, Any] = {
+        "workflow_definition_id": workflow.workflow_definition_id,
+        "version": workflow.version,
+        "description": workflow.description,
+        "reference": workflow.reference,
+        "parent_workflow_id": workflow.parent_workflow_id,
+        "status": workflow.status,
+        "data": _store(serializer, workflow.data, "data"),
+        "execution_pointers": [
+            _pointer_document(serializer, pointer, index)
+            for index, pointer in enumerate(workflow.execution_pointers)
+        ],
+    }
+    _put_times(
+        document,
+        {
+            "next_execution": workflow.next_execution,
+            "create_time": workflow.create_time,
+            "complete_time": workflow.complete_time,
+        },
+    )
+    return document
+
+
+def workflow_from_document(serializer: Serializer, document: dict[str, Any]) -> WorkflowInstance:
+    workflow = WorkflowInstance()
+    workflow.id = document["_id"]
+    workflow.workflow_definition_id = document.get("workflow_definition_id", "")
+    workflow.version = document.get("version", 1)
+    workflow.description = document.get("description")
+    workflow.reference = document.get("reference")
+    workflow.parent_workflow_id = document.get("parent_workflow_id")
+    workflow.status = document.get("status", WorkflowInstance.RUNNABLE)
+    workflow.data = _load(serializer, document.get("data"), f"workflow {workflow.id} data")
+    workflow.next_execution = _get_time(document, "next_execution")
+    workflow.create_time = _get_time(document, "create_time")
+    workflow.complete_time = _get_time(document, "complete_time")
+    workflow.execution_pointers = [
+        _pointer_from_document(serializer, pointer, workflow.id)
+        for pointer in document.get("execution_pointers", ())
+    ]
+    return workflow
+
+
+def subscription_document(subscription: EventSubscription) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "_id": subscription.id,
+        "workflow_id": subscription.workflow_id,
+        "step_id": subscription.step_id,
+        "execution_pointer_id": subscription.execution_pointer_id,
+        "event_name": subscription.event_name,
+        "event_key": subscription.event_key,
+        "terminated": False,
+    }
+    _put_times(document, {"subscribe_as_of": subscription.subscribe_as_of})
+    return document
+
+
+def subscription_from_document(document: dict[str, Any]) -> EventSubscription:
+    subscription = EventSubscription()
+    subscription.id = document["_id"]
+    subscription.workflow_id = document.get("workflow_id", "")
+    subscription.step_id = document.get("step_id", 0)
+    subscription.execution_pointer_id = document.get("execution_pointer_id")
+    subscription.event_name = document.get("event_name", "")
+    subscription.event_key = document.get("event_key")
+    subscription.subscribe_as_of = _get_time(document, "subscribe_as_of")
+    return subscription
+
+
+def event_document(serializer: Serializer, event: Event, event_id: str) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "_id": event_id,
+        "event_name": event.event_name,
+        "event_key": event.event_key,
+        "event_data": _store(serializer, event.event_data, "event_data"),
+        "is_processed": bool(event.is_processed),
+    }
+    _put_times(document, {"event_time": event.event_time})
+    return document
+
+
+def event_from_document(serializer: Serializer, document: dict[str, Any]) -> Event:
+    event = Event()
+    event.id = document["_id"]
+    event.event_name = document.get("event_name", "")
+    event.event_key = document.get("event_key")
+    event.event_data = _load(serializer, document.get("event_data"), f"event {event.id} data")
+    event.event_time = _get_time(document, "event_time")
+    event.is_processed = bool(document.get("is_processed", False))
+    return event
+
+
+def error_document(error: ExecutionError, error_id: str) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "_id": error_id,
+        "workflow_id": error.workflow_id,
+        "execution_pointer_id": error.execution_pointer_id,
+        "message": error.message,
+    }
+    _put_times(document, {"error_time": error.error_time})
+    return document
+
+
+def error_from_document(document: dict[str, Any]) -> ExecutionError:
+    error = ExecutionError()
+    error.workflow_id = document.get("workflow_id", "")
+    error.execution_pointer_id = document.get("execution_pointer_id", "")
+    error.message = document.get("message", "")
+    error.error_time = _get_time(document, "error_time")
+    return error
+
+
+def ids_of(documents: Iterable[dict[str, Any]]) -> list[str]:
+    return [document["_id"] for document in documents]

@@ -1,0 +1,533 @@
+"""MongoDB persistence: workflows that outlive the process and are shared by every node."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from functools import partial
+from typing import Any, TypeVar
+
+from pymongo import ASCENDING, IndexModel, MongoClient, UpdateOne
+from pymongo.collection import Collection
+from pymongo.errors import (
+    BulkWriteError,
+    ConfigurationError,
+    ConnectionFailure,
+    InvalidName,
+    PyMongoError,
+)
+
+from liteflow.core.clock import utcnow
+from liteflow.core.errors import InvalidArgumentError, ProviderError
+from liteflow.core.models import Event, EventSubscription, ExecutionError, WorkflowInstance
+from liteflow.core.providers import PersistenceProvider
+from liteflow.core.serialization import DEFAULT_SERIALIZER, Serializer
+
+from .documents import (
+    error_document,
+    error_from_document,
+    event_document,
+    event_from_document,
+    ids_of,
+    subscription_document,
+    subscription_from_document,
+    time_filter,
+    time_sort,
+    workflow_document,
+    workflow_from_document,
+)
+
+__all__ = ["MongoPersistenceProvider"]
+
+_log = logging.getLogger("liteflow.mongo")
+
+T = TypeVar("T")
+Document = dict[str, Any]
+
+WORKFLOWS = "workflows"
+SUBSCRIPTIONS = "subscriptions"
+EVENTS = "events"
+ERRORS = "execution_errors"
+#: Subscriptions written with their instance, waiting to be copied to `subscriptions`.
+PENDING = "pending_subscriptions"
+
+_DUPLICATE_KEY = 11000
+_PURGE_BATCH = 500
+_MAX_RETRY_PAUSE = 1.0
+
+
+def _index(name: str, *fields: str) -> IndexModel:
+    return IndexModel([(field, ASCENDING) for field in fields], name=name)
+
+
+#: The indexes each query needs, by collection; created idempotently (same names and keys).
+INDEXES: dict[str, list[IndexModel]] = {
+    WORKFLOWS: [
+        _index("status_next_execution", "status", "next_execution"),
+        _index("create_time", "create_time"),
+        _index("workflow_definition_id", "workflow_definition_id"),
+        _index("pending_event_name", f"{PENDING}.event_name"),
+    ],
+    SUBSCRIPTIONS: [
+        _index("event_match", "event_name", "event_key", "terminated", "subscribe_as_of"),
+        _index("workflow_id", "workflow_id"),
+    ],
+    EVENTS: [
+        _index("event_match", "event_name", "event_key", "event_time"),
+        _index("unprocessed", "is_processed", "event_time"),
+    ],
+    ERRORS: [_index("workflow_id", "workflow_id", "error_time")],
+}
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def _address(connection_string: str) -> str:
+    """The scheme and hosts of a connection string, without credentials or options, for messages."""
+    scheme, separator, rest = connection_string.partition("://")
+    if not separator:
+        return connection_string
+    hosts = rest.split("/", 1)[0].split("?", 1)[0].rpartition("@")[2]
+    return f"{scheme}://{hosts}"
+
+
+def _positive(value: float, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise InvalidArgumentError(f"{what} must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def _all_of(*conditions: Document) -> Document:
+    return {"$and": list(conditions)}
+
+
+class MongoPersistenceProvider(PersistenceProvider):
+    """Stores workflows, subscriptions, events and errors in a MongoDB database.
+
+    Needs no multi-document transactions (standalone servers lack them): `persist_workflow`
+    writes the instance together with its new subscriptions, embedded in its document as
+    ``pending_subscriptions``, in one atomic update; it then copies them to ``subscriptions``
+    and clears them. If the process dies in between, `get_subscriptions` finishes the copy
+    before it answers, so a subscription written with its step result is never lost.
+
+    The server must answer a ping within `server_selection_timeout` seconds at construction.
+    Later, while the server cannot be reached, every operation is retried (with backoff) for
+    up to `retry_timeout` seconds before it raises `ProviderError`. `address` (the server
+    without credentials) names it in every message and log line.
+    """
+
+    def __init__(
+        self,
+        connection_string: str,
+        database: str,
+        serializer: Serializer | None = None,
+        server_selection_timeout: float = 5.0,
+        *,
+        retry_timeout: float = 30.0,
+    ) -> None:
+        if not isinstance(connection_string, str) or not connection_string:
+            raise InvalidArgumentError(
+                f"connection_string must be a non-empty MongoDB URI, got {connection_string!r}"
+            )
+        if not isinstance(database, str) or not database:
+            raise InvalidArgumentError(f"database must be a non-empty name, got {database!r}")
+        if serializer is not None and not isinstance(serializer, Serializer):
+            raise InvalidArgumentError(f"serializer must be a Serializer, got {type(serializer).__name__}")
+        timeout_ms = int(_positive(server_selection_timeout, "server_selection_timeout") * 1000)
+        self._retry_timeout = _positive(retry_timeout, "retry_timeout")
+        self._serializer = serializer or DEFAULT_SERIALIZER
+        self.address = _address(connection_string)
+        try:
+            self._client: MongoClient[Document] = MongoClient(
+                connection_string,
+                tz_aware=True,
+                tzinfo=timezone.utc,
+                serverSelectionTimeoutMS=timeout_ms,
+                connectTimeoutMS=timeout_ms,
+                retryReads=True,
+                retryWrites=True,
+                appname="liteflow",
+            )
+        except (ConfigurationError, ValueError, TypeError) as exc:
+            raise InvalidArgumentError(f"invalid MongoDB connection string {self.address!r}: {exc}") from exc
+        try:
+            self._db = self._client[database]
+            self._client.admin.command("ping")
+        except InvalidName as exc:
+            self._client.close()
+            raise InvalidArgumentError(f"invalid MongoDB database name {database!r}: {exc}") from exc
+        except ConnectionFailure as exc:
+            self._client.close()
+            raise ProviderError(
+                f"MongoDB at {self.address} did not answer within {server_selection_timeout} s: {exc}"
+            ) from exc
+        except PyMongoError as exc:  # it answered, but refused us (authentication, TLS, ...)
+            self._client.close()
+            raise ProviderError(f"MongoDB at {self.address} rejected the connection: {exc}") from exc
+        self._indexes_ready = False
+        self._indexes_lock = threading.Lock()
+
+    @property
+    def database_name(self) -> str:
+        return self._db.name
+
+    def __repr__(self) -> str:
+        return f"MongoPersistenceProvider({self.address!r}, {self._db.name!r})"
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _call(self, what: str, operation: Callable[[], T]) -> T:
+        """Run `operation`, retrying while the server is unreachable (a restart or failover
+        takes longer than pymongo's single retry); every operation given here is idempotent."""
+        deadline = time.monotonic() + self._retry_timeout
+        pause = 0.05
+        lost_at: float | None = None
+        while True:
+            try:
+                result = operation()
+            except ConnectionFailure as exc:
+                now = time.monotonic()
+                if lost_at is None:
+                    lost_at = now
+                    _log.warning(
+                        "MongoDB at %s unreachable (%s: %s); retrying for up to %.0f s",
+                        self.address,
+                        what,
+                        exc,
+                        self._retry_timeout,
+                    )
+                if now + pause > deadline:
+                    raise ProviderError(
+                        f"MongoDB at {self.address} unreachable for {now - lost_at:.1f} s ({what}): {exc}"
+                    ) from exc
+                time.sleep(pause)
+                pause = min(pause * 2, _MAX_RETRY_PAUSE)
+                continue
+            except PyMongoError as exc:
+                raise ProviderError(f"MongoDB at {self.address}: {what} failed: {exc}") from exc
+            if lost_at is not None:
+                _log.warning(
+                    "MongoDB at %s reachable again after %.1f s (%s)",
+                    self.address,
+                    time.monotonic() - lost_at,
+                    what,
+                )
+            return result
+
+    def _create_indexes(self) -> None:
+        for name, indexes in INDEXES.items():
+            self._call(f"create indexes on {name}", partial(self._db[name].create_indexes, indexes))
+        self._indexes_ready = True
+
+    def _collection(self, name: str) -> Collection[Document]:
+        """A collection, its indexes created first if `start` was not called."""
+        if not self._indexes_ready:
+            with self._indexes_lock:
+                if not self._indexes_ready:
+                    self._create_indexes()
+        return self._db[name]
+
+    def _insert_once(self, name: str, documents: Sequence[Document], what: str) -> None:
+        """Insert documents by ``_id``, leaving any that already exist untouched.
+
+        Safe to repeat (a retry, a repair racing the writer) and never revives a
+        subscription that was terminated in the meantime.
+        """
+        if not documents:
+            return
+        collection = self._collection(name)
+        requests = [
+            UpdateOne(
+                {"_id": document["_id"]},
+                {"$setOnInsert": {key: value for key, value in document.items() if key != "_id"}},
+                upsert=True,
+            )
+            for document in documents
+        ]
+
+        def write() -> None:
+            try:
+                collection.bulk_write(requests, ordered=False)
+            except BulkWriteError as exc:  # concurrent upserts of one _id: it exists, as wanted
+                details = exc.details
+                if details.get("writeConcernErrors") or any(
+                    error.get("code") != _DUPLICATE_KEY for error in details.get("writeErrors", ())
+                ):
+                    raise
+
+        self._call(what, write)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        """Create the indexes (idempotent: an existing index of the same name and keys is kept)."""
+        with self._indexes_lock:
+            self._create_indexes()
+
+    def close(self) -> None:
+        self._client.close()
+
+    # ------------------------------------------------------------------ workflows
+
+    def create_workflow(self, workflow: WorkflowInstance) -> str:
+        document = workflow_document(self._serializer, workflow)
+        workflow_id = workflow.id or _new_id()
+        self._write_workflow(workflow_id, document, [])
+        workflow.id = workflow_id
+        return workflow_id
+
+    def persist_workflow(
+        self, workflow: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()
+    ) -> None:
+        if not workflow.id:
+            raise InvalidArgumentError(
+                "persist_workflow() needs an instance with an id; create_workflow() it first"
+            )
+        document = workflow_document(self._serializer, workflow)
+        for subscription in subscriptions:
+            if not subscription.id:
+                subscription.id = _new_id()
+        pending = [subscription_document(subscription) for subscription in subscriptions]
+        self._write_workflow(workflow.id, document, pending)
+        if pending:
+            self._move_pending(workflow.id, pending)
+
+    def _write_workflow(self, workflow_id: str, document: Document, pending: list[Document]) -> None:
+        """One atomic update: the instance's fields and its new subscriptions.
+
+        ``$addToSet`` keeps subscriptions still pending from an interrupted earlier persist
+        (a ``replace`` would drop them) and makes a retried write add nothing twice.
+        """
+        update: Document = {"$set": document}
+        if pending:
+            update["$addToSet"] = {PENDING: {"$each": pending}}
+        workflows = self._collection(WORKFLOWS)
+        self._call(
+            f"write workflow {workflow_id}",
+            lambda: workflows.update_one({"_id": workflow_id}, update, upsert=True),
+        )
+
+    def _move_pending(self, workflow_id: str, pending: Sequence[Document]) -> None:
+        """Copy pending subscriptions to `subscriptions`, then drop exactly those from the instance."""
+        self._insert_once(SUBSCRIPTIONS, pending, f"create subscriptions of workflow {workflow_id}")
+        moved = ids_of(pending)
+        workflows = self._collection(WORKFLOWS)
+        self._call(
+            f"clear pending subscriptions of workflow {workflow_id}",
+            lambda: workflows.update_one({"_id": workflow_id}, {"$pull": {PENDING: {"_id": {"$in": moved}}}}),
+        )
+
+    def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance | None:
+        workflows = self._collection(WORKFLOWS)
+        document = self._call(
+            f"load workflow {workflow_id}",
+            lambda: workflows.find_one({"_id": workflow_id}, {PENDING: 0}),
+        )
+        return None if document is None else workflow_from_document(self._serializer, document)
+
+    def get_workflow_instances(
+        self,
+        status: int | None = None,
+        definition_id: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        skip: int = 0,
+        take: int = 100,
+    ) -> list[WorkflowInstance]:
+        if skip < 0 or take < 0:
+            raise InvalidArgumentError(f"skip and take must not be negative, got skip={skip}, take={take}")
+        if take == 0:
+            return []  # pymongo's limit(0) would mean "no limit"
+        conditions: list[Document] = []
+        if status is not None:
+            conditions.append({"status": status})
+        if definition_id is not None:
+            conditions.append({"workflow_definition_id": definition_id})
+        if created_from is not None:
+            conditions.append(time_filter("create_time", "$gte", created_from))
+        if created_to is not None:
+            conditions.append(time_filter("create_time", "$lte", created_to))
+        query = _all_of(*conditions) if conditions else {}
+        workflows = self._collection(WORKFLOWS)
+        documents = self._call(
+            "query workflows",
+            lambda: list(
+                workflows.find(query, {PENDING: 0}).sort(time_sort("create_time")).skip(skip).limit(take)
+            ),
+        )
+        return [workflow_from_document(self._serializer, document) for document in documents]
+
+    def purge_workflows(self, status: int, older_than: datetime) -> int:
+        """Deletes in batches, dependents first, so an interrupted purge leaves no orphans."""
+        query = _all_of(
+            {"status": status},
+            {
+                "$or": [
+                    time_filter("complete_time", "$lt", older_than),
+                    _all_of({"complete_time": None}, time_filter("create_time", "$lt", older_than)),
+                ]
+            },
+        )
+        workflows = self._collection(WORKFLOWS)
+        subscriptions = self._collection(SUBSCRIPTIONS)
+        errors = self._collection(ERRORS)
+        purged = 0
+        while True:
+            batch = ids_of(
+                self._call(
+                    "find workflows to purge",
+                    lambda: list(workflows.find(query, {"_id": 1}).limit(_PURGE_BATCH)),
+                )
+            )
+            if not batch:
+                return purged
+            owned = {"workflow_id": {"$in": batch}}
+            self._call("purge subscriptions", partial(subscriptions.delete_many, owned))
+            self._call("purge execution errors", partial(errors.delete_many, owned))
+            result = self._call(
+                "purge workflows",
+                partial(workflows.delete_many, _all_of(query, {"_id": {"$in": batch}})),
+            )
+            purged += result.deleted_count
+
+    def get_runnable_instances(self, as_at: datetime | None = None) -> list[str]:
+        query = _all_of(
+            {"status": WorkflowInstance.RUNNABLE},
+            time_filter("next_execution", "$lte", utcnow() if as_at is None else as_at),
+        )
+        workflows = self._collection(WORKFLOWS)
+        return ids_of(
+            self._call(
+                "find runnable workflows",
+                lambda: list(workflows.find(query, {"_id": 1}).sort(time_sort("next_execution"))),
+            )
+        )
+
+    # ------------------------------------------------------------------ subscriptions
+
+    def create_subscription(self, subscription: EventSubscription) -> str:
+        if not subscription.id:
+            subscription.id = _new_id()
+        self._insert_once(
+            SUBSCRIPTIONS, [subscription_document(subscription)], f"create subscription {subscription.id}"
+        )
+        return subscription.id
+
+    def get_subscriptions(
+        self, event_name: str, event_key: str | None, as_of: datetime
+    ) -> list[EventSubscription]:
+        self._repair_pending(event_name, event_key)
+        query = _all_of(
+            {"event_name": event_name, "event_key": event_key, "terminated": False},
+            time_filter("subscribe_as_of", "$lte", as_of, or_unset=True),
+        )
+        subscriptions = self._collection(SUBSCRIPTIONS)
+        documents = self._call(
+            f"find subscriptions to {event_name}/{event_key}",
+            lambda: list(subscriptions.find(query).sort(time_sort("subscribe_as_of"))),
+        )
+        return [subscription_from_document(document) for document in documents]
+
+    def _repair_pending(self, event_name: str, event_key: str | None) -> None:
+        """Finish moving subscriptions to (name, key) that a persist left in its instance."""
+        workflows = self._collection(WORKFLOWS)
+        owners = self._call(
+            f"find pending subscriptions to {event_name}/{event_key}",
+            lambda: list(
+                workflows.find(
+                    {PENDING: {"$elemMatch": {"event_name": event_name, "event_key": event_key}}},
+                    {PENDING: 1},
+                )
+            ),
+        )
+        for owner in owners:
+            _log.info(
+                "moving %d pending subscription(s) of workflow %s into %s (left by an interrupted "
+                "or concurrent persist)",
+                len(owner[PENDING]),
+                owner["_id"],
+                SUBSCRIPTIONS,
+            )
+            self._move_pending(owner["_id"], owner[PENDING])
+
+    def terminate_subscription(self, subscription_id: str) -> None:
+        """Marks rather than deletes, so a late repair of the same subscription cannot revive it."""
+        subscriptions = self._collection(SUBSCRIPTIONS)
+        self._call(
+            f"terminate subscription {subscription_id}",
+            lambda: subscriptions.update_one({"_id": subscription_id}, {"$set": {"terminated": True}}),
+        )
+
+    # ------------------------------------------------------------------ events
+
+    def create_event(self, event: Event) -> str:
+        event_id = event.id or _new_id()
+        self._insert_once(
+            EVENTS, [event_document(self._serializer, event, event_id)], f"create event {event_id}"
+        )
+        event.id = event_id
+        return event_id
+
+    def get_event(self, event_id: str) -> Event | None:
+        events = self._collection(EVENTS)
+        document = self._call(f"load event {event_id}", lambda: events.find_one({"_id": event_id}))
+        return None if document is None else event_from_document(self._serializer, document)
+
+    def get_runnable_events(self, as_at: datetime | None = None) -> list[str]:
+        query = _all_of(
+            {"is_processed": False},
+            time_filter("event_time", "$lte", utcnow() if as_at is None else as_at, or_unset=True),
+        )
+        events = self._collection(EVENTS)
+        return ids_of(
+            self._call(
+                "find runnable events",
+                lambda: list(events.find(query, {"_id": 1}).sort(time_sort("event_time"))),
+            )
+        )
+
+    def get_events(self, event_name: str, event_key: str | None, as_of: datetime) -> list[str]:
+        query = _all_of(
+            {"event_name": event_name, "event_key": event_key},
+            time_filter("event_time", "$gte", as_of, or_unset=True),
+        )
+        events = self._collection(EVENTS)
+        return ids_of(
+            self._call(
+                f"find events {event_name}/{event_key}",
+                lambda: list(events.find(query, {"_id": 1}).sort(time_sort("event_time"))),
+            )
+        )
+
+    def mark_event_processed(self, event_id: str) -> None:
+        self._mark_event(event_id, True)
+
+    def mark_event_unprocessed(self, event_id: str) -> None:
+        self._mark_event(event_id, False)
+
+    def _mark_event(self, event_id: str, processed: bool) -> None:
+        events = self._collection(EVENTS)
+        self._call(
+            f"mark event {event_id}",
+            lambda: events.update_one({"_id": event_id}, {"$set": {"is_processed": processed}}),
+        )
+
+    # ------------------------------------------------------------------ errors
+
+    def persist_errors(self, errors: Sequence[ExecutionError]) -> None:
+        documents = [error_document(error, _new_id()) for error in errors]
+        self._insert_once(ERRORS, documents, "record execution errors")
+
+    def get_errors(self, workflow_id: str) -> list[ExecutionError]:
+        errors = self._collection(ERRORS)
+        documents = self._call(
+            f"load errors of workflow {workflow_id}",
+            lambda: list(errors.find({"workflow_id": workflow_id}).sort(time_sort("error_time"))),
+        )
+        return [error_from_document(document) for document in documents]

@@ -7,27 +7,59 @@ because a silently skipped suite proves nothing; on a developer's machine it is 
 from __future__ import annotations
 
 import os
+import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+if TYPE_CHECKING:
+    from pika import BlockingConnection
+
 __all__ = [
+    "AZURE_CONNECTION_STRING_ENV",
+    "AZURE_DEFAULT_CONNECTION_STRING",
+    "MONGO_DEFAULT_URI",
+    "MONGO_URI_ENV",
+    "RABBITMQ_DEFAULT_URL",
+    "RABBITMQ_URL_ENV",
+    "REDIS_DEFAULT_URLS",
+    "REDIS_URLS_ENV",
+    "delete_rabbitmq_queues",
     "drop_database",
     "new_database_name",
+    "ping_azure",
     "ping_mongo",
+    "ping_rabbitmq",
+    "ping_redis_servers",
+    "require_azure",
     "require_mongo",
+    "require_rabbitmq",
+    "require_redis",
     "require_server",
+    "server_address",
 ]
+
+
+def server_address(env_var: str, default: str) -> str:
+    """The address the tests use: `env_var` when set, else `default` (also read by subprocesses)."""
+    return os.environ.get(env_var) or default
+
+
+def redacted(address: str) -> str:
+    """The address without secrets: URL passwords and connection-string keys or tokens."""
+    address = re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", address)
+    return re.sub(r"(?i)(AccountKey|SharedAccessSignature)=[^;]*", r"\1=***", address)
 
 
 def require_server(name: str, env_var: str, default: str, probe: Callable[[str], None]) -> str:
     """Return the address of server `name` (from `env_var`, else `default`) once `probe` accepts it."""
-    address = os.environ.get(env_var) or default
+    address = server_address(env_var, default)
     try:
         probe(address)
     except Exception as error:
-        message = f"{name} not reachable at {address}: {error}"
+        message = f"{name} not reachable at {redacted(address)}: {error}"
         if os.environ.get("CI"):
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
@@ -71,3 +103,84 @@ def drop_database(uri: str, name: str) -> None:
         client.drop_database(name)
     finally:
         client.close()
+
+
+RABBITMQ_URL_ENV = "LITEFLOW_RABBITMQ_URL"
+RABBITMQ_DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
+
+
+def _rabbitmq_connection(url: str) -> BlockingConnection:
+    """A plain pika connection with short timeouts, so a dead broker fails in seconds."""
+    import pika
+
+    parameters = pika.URLParameters(url)
+    parameters.connection_attempts = 1
+    parameters.socket_timeout = 2.0
+    parameters.stack_timeout = 3.0
+    return pika.BlockingConnection(parameters)
+
+
+def ping_rabbitmq(url: str) -> None:
+    from pika.exceptions import AMQPError
+
+    try:
+        _rabbitmq_connection(url).close()
+    except AMQPError as error:
+        raise ConnectionError(repr(error)) from error  # pika's str() of it is often empty
+
+
+def require_rabbitmq() -> str:
+    return require_server("RabbitMQ", RABBITMQ_URL_ENV, RABBITMQ_DEFAULT_URL, ping_rabbitmq)
+
+
+def delete_rabbitmq_queues(url: str, names: Iterable[str]) -> None:
+    connection = _rabbitmq_connection(url)
+    try:
+        channel = connection.channel()
+        for name in names:
+            channel.queue_delete(name)
+    finally:
+        connection.close()
+
+
+REDIS_URLS_ENV = "LITEFLOW_REDIS_URLS"
+REDIS_DEFAULT_URLS = "redis://127.0.0.1:6390/0,redis://127.0.0.1:6391/0,redis://127.0.0.1:6392/0"
+
+
+def ping_redis_servers(urls: str) -> None:
+    """Every server of the comma-separated list must answer (the fault tests stop one on purpose)."""
+    import redis
+
+    for url in urls.split(","):
+        with redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1) as client:
+            client.ping()
+
+
+def require_redis() -> list[str]:
+    """The three independent Redis servers of the Redlock tests."""
+    urls = require_server("Redis", REDIS_URLS_ENV, REDIS_DEFAULT_URLS, ping_redis_servers).split(",")
+    if len(urls) != 3:
+        pytest.fail(f"{REDIS_URLS_ENV} must name three servers, got {urls}", pytrace=False)
+    return urls
+
+
+AZURE_CONNECTION_STRING_ENV = "LITEFLOW_AZURE_CONNECTION_STRING"
+AZURE_DEFAULT_CONNECTION_STRING = "UseDevelopmentStorage=true"
+
+
+def ping_azure(connection_string: str) -> None:
+    """Both the blob and the queue service must answer (Azurite serves them on two ports)."""
+    from azure.storage.blob import BlobServiceClient
+    from azure.storage.queue import QueueServiceClient
+
+    options: dict[str, Any] = {"connection_timeout": 2, "read_timeout": 2, "retry_total": 0}
+    for factory in (BlobServiceClient, QueueServiceClient):
+        with factory.from_connection_string(connection_string, **options) as client:
+            client.get_service_properties()
+
+
+def require_azure() -> str:
+    """The Azure Storage account (Azurite by default) as a connection string."""
+    return require_server(
+        "Azure Storage", AZURE_CONNECTION_STRING_ENV, AZURE_DEFAULT_CONNECTION_STRING, ping_azure
+    )

@@ -81,11 +81,13 @@ class Scenario:
         return self.host.get_workflow_instance(workflow_id)
 
     def wait_for_status(self, workflow_id: str, status: int, timeout: float = 10.0) -> WorkflowInstance:
-        return wait_until(
-            lambda: (instance := self.instance(workflow_id)).status == status and instance,
-            timeout,
-            what=f"workflow {workflow_id} to reach status {status}",
-        )
+        def reached() -> WorkflowInstance | None:
+            instance = self.instance(workflow_id)
+            return instance if instance.status == status else None
+
+        found = wait_until(reached, timeout, what=f"workflow {workflow_id} to reach status {status}")
+        assert found is not None
+        return found
 
     def wait_for_completion(self, workflow_id: str, timeout: float = 10.0) -> WorkflowInstance:
         return self.wait_for_status(workflow_id, WorkflowInstance.COMPLETE, timeout)

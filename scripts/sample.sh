@@ -9,4 +9,4 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e .
-exec .venv/bin/python "${1:-samples/01_hello_world.py}"
+exec .venv/bin/python "${1:-samples/main.py}"

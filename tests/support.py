@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 from liteflow.core import (
     MemoryPersistenceProvider,
     PersistenceProvider,
+    SqlitePersistenceProvider,
     Workflow,
     WorkflowHost,
     WorkflowInstance,
@@ -47,6 +50,17 @@ def memory_persistence() -> Iterator[PersistenceProvider]:
 
 
 @contextmanager
+def sqlite_persistence() -> Iterator[PersistenceProvider]:
+    """A fresh SQLite file in a temporary folder, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="liteflow-test-") as folder:
+        provider = SqlitePersistenceProvider(Path(folder) / "liteflow.db")
+        try:
+            yield provider
+        finally:
+            provider.close()
+
+
+@contextmanager
 def mongo_persistence() -> Iterator[PersistenceProvider]:
     """A fresh database on the test MongoDB server, dropped afterwards."""
     from liteflow_mongo import MongoPersistenceProvider
@@ -63,7 +77,7 @@ def mongo_persistence() -> Iterator[PersistenceProvider]:
 
 def persistence_factories() -> dict[str, PersistenceFactory]:
     """Every persistence provider the scenario suite runs on, by name."""
-    return {"memory": memory_persistence, "mongo": mongo_persistence}
+    return {"memory": memory_persistence, "sqlite": sqlite_persistence, "mongo": mongo_persistence}
 
 
 class Scenario:

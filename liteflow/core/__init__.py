@@ -56,6 +56,7 @@ from .providers import (
     QueueProvider,
     QueueType,
 )
+from .sqlite import SqlitePersistenceProvider
 from .step import ExecutionResult, StepBody, StepExecutionContext
 from .workflow import Workflow
 
@@ -107,6 +108,7 @@ __all__ = [
     "WORKFLOW_QUEUE",
     "EVENT_QUEUE",
     "MemoryPersistenceProvider",
+    "SqlitePersistenceProvider",
     "SingleNodeQueueProvider",
     "LocalQueueProvider",
     "LocalLockProvider",

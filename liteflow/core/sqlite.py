@@ -2,8 +2,9 @@
 
 The file is in WAL mode, so readers never wait for the writer. Several threads share one
 provider: writes go through one writer connection behind a lock, so threads of one process
-queue on that lock instead of backing off inside SQLite; a read uses the writer connection
-when it is idle (its page cache is warm) and otherwise borrows a pooled reader connection.
+queue on that lock instead of backing off inside SQLite, and the thread that gets the writer
+runs every write queued meanwhile in one transaction (group commit). A read uses the writer
+connection when it is idle (its page cache is warm), else a pooled reader connection.
 Several processes may share the file: every write transaction starts with ``BEGIN IMMEDIATE``
 (no read-to-write lock upgrade that could deadlock), SQLite's busy timeout waits for the other
 process, and a ``database is locked`` that still comes back is retried until `timeout` runs out.
@@ -165,13 +166,16 @@ _SELECT_ERRORS = (
     "WHERE workflow_id = ? ORDER BY id"
 )
 
-# Pointer attributes: always stored as they are; stored as they are unless None; stored as
-# microseconds unless None; stored through the serializer unless None. Leaving out the Nones
-# (which a new ExecutionPointer has already) halves the JSON to write and parse.
-_POINTER_ALWAYS = ("id", "step_id", "active", "status", "retry_count", "event_published", "children", "scope")
-_POINTER_OPTIONAL = ("step_name", "predecessor_id", "event_name", "event_key")
+# A pointer is stored as the attributes that differ from a new ExecutionPointer's: a handful
+# of keys instead of nineteen, so far less JSON to write and parse. Times are stored as
+# microseconds, payloads through the serializer, everything else as it is.
 _POINTER_TIMES = ("start_time", "end_time", "sleep_until")
 _POINTER_PAYLOADS = ("persistence_data", "event_data", "context_item", "outcome")
+_POINTER_PLAIN = tuple(
+    (name, default)
+    for name, default in vars(ExecutionPointer()).items()
+    if name not in _POINTER_TIMES and name not in _POINTER_PAYLOADS
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
@@ -186,11 +190,14 @@ def _micros(value: object, what: str, pointer_index: int | None = None) -> int |
     """Integer microseconds since the epoch compare and sort exactly in SQL, unlike text or floats."""
     if value is None:
         return None
-    if not isinstance(value, datetime):
-        if pointer_index is not None:
-            what = f"execution_pointers[{pointer_index}].{what}"
-        raise InvalidArgumentError(f"{what} must be a datetime, got {type(value).__name__}: {value!r}")
-    return (to_utc(value) - _EPOCH) // _MICROSECOND
+    # The engine's own times are UTC datetimes already; only the others need checks and conversion.
+    if type(value) is not datetime or value.tzinfo is not timezone.utc:
+        if not isinstance(value, datetime):
+            if pointer_index is not None:
+                what = f"execution_pointers[{pointer_index}].{what}"
+            raise InvalidArgumentError(f"{what} must be a datetime, got {type(value).__name__}: {value!r}")
+        value = to_utc(value)
+    return (value - _EPOCH) // _MICROSECOND
 
 
 def _time(value: int | None) -> datetime | None:
@@ -212,7 +219,7 @@ def _decode(text: str, where: str) -> Any:
         raise SerializationError(f"cannot load {where}: stored text is not valid JSON ({exc})") from exc
 
 
-def _is_busy(exc: sqlite3.Error) -> bool:
+def _is_busy(exc: BaseException) -> bool:
     """SQLITE_BUSY and SQLITE_LOCKED: another connection holds the lock; worth another try."""
     return isinstance(exc, sqlite3.OperationalError) and "is locked" in str(exc)
 
@@ -268,6 +275,20 @@ class _SharedConnection:
         """The writer owns the connection and closes it."""
 
 
+class _Write:
+    """One caller's write, queued until whichever thread holds the writer runs it."""
+
+    __slots__ = ("done", "error", "result", "transaction", "what", "work")
+
+    def __init__(self, work: Callable[[sqlite3.Connection], Any], what: str, transaction: bool) -> None:
+        self.work = work
+        self.what = what
+        self.transaction = transaction
+        self.done = False
+        self.result: Any = None
+        self.error: BaseException | None = None
+
+
 class SqlitePersistenceProvider(PersistenceProvider):
     """Stores workflows, subscriptions, events and errors in one SQLite database file.
 
@@ -298,6 +319,8 @@ class SqlitePersistenceProvider(PersistenceProvider):
         self._started = False
         self._start_lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self._queue: list[_Write] = []
+        self._queue_lock = threading.Lock()
         # Opening the writer now makes a bad path fail here, where the user gave it.
         self._writer = self._retrying(self._connect, "open the database")
         self._readers: _ReaderPool | _SharedConnection = (
@@ -349,7 +372,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
             _log.debug("%s is locked (%s), retry %d", self._describe, what, attempt)
             time.sleep(min(0.001 * 2**attempt, 0.05, max(self._timeout - waited, 0.0)))
 
-    def _failure(self, exc: sqlite3.Error, what: str) -> LiteFlowError:
+    def _failure(self, exc: BaseException, what: str) -> LiteFlowError:
         if self._closed:
             return ProviderError(f"{self._describe} is closed (while trying to {what})")
         if isinstance(exc, (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError)):
@@ -362,26 +385,83 @@ class SqlitePersistenceProvider(PersistenceProvider):
             raise ProviderError(f"{self._describe} is closed")
         return self._writer
 
-    def _on_writer(self, work: Callable[[sqlite3.Connection], _T], transaction: bool) -> _T:
-        with self._write_lock:
-            connection = self._open_writer()
-            if not transaction:
-                return work(connection)
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(connection)
-                connection.execute("COMMIT")
-            except BaseException:
-                connection.rollback()
-                raise
-            return result
+    def _execute(self, work: Callable[[sqlite3.Connection], _T], transaction: bool) -> _T:
+        """Run `work` on the writer, in a transaction unless it is one statement (atomic by
+        itself, and cheaper without the BEGIN and COMMIT); the caller holds the write lock."""
+        connection = self._open_writer()
+        if not transaction:
+            return work(connection)
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            result = work(connection)
+            connection.execute("COMMIT")
+        except BaseException:
+            connection.rollback()
+            raise
+        return result
 
-    def _write(self, work: Callable[[sqlite3.Connection], _T], what: str, transaction: bool = True) -> _T:
-        """Run `work` all or nothing: in a transaction, or alone when it is a single statement
-        (which SQLite makes atomic by itself, without the BEGIN and COMMIT round trips)."""
+    def _write(self, work: Callable[[sqlite3.Connection], Any], what: str, transaction: bool = True) -> Any:
+        """Run `work` all or nothing and return its result.
+
+        Writes are queued, and whichever thread gets the writer first runs every queued one
+        (group commit): with several threads writing, one commit serves them all.
+        """
         if not self._started:
             self.start()
-        return self._retrying(lambda: self._on_writer(work, transaction), what)
+        request = _Write(work, what, transaction)
+        with self._queue_lock:
+            self._queue.append(request)
+        with self._write_lock:
+            if not request.done:
+                self._run_queued()
+        if request.error is not None:
+            raise request.error
+        return request.result
+
+    def _run_queued(self) -> None:
+        """Run every queued write; the caller holds the write lock."""
+        with self._queue_lock:
+            batch, self._queue = self._queue, []
+        try:
+            if len(batch) == 1 or not self._run_together(batch):
+                for request in batch:
+                    self._run_alone(request)
+        finally:
+            for request in batch:
+                if not request.done:  # the thread was interrupted (KeyboardInterrupt, ...)
+                    request.error = ProviderError(f"{self._describe}: the write was interrupted")
+                    request.done = True
+
+    def _run_together(self, batch: list[_Write]) -> bool:
+        """One transaction for the whole batch; False, with nothing written, when one write
+        in it fails on its own, so that each can then succeed or fail alone."""
+
+        def run_all(connection: sqlite3.Connection) -> list[Any]:
+            return [request.work(connection) for request in batch]
+
+        try:
+            results = self._retrying(lambda: self._execute(run_all, transaction=True), "write")
+        except LiteFlowError as exc:
+            cause = exc.__cause__
+            if cause is None or not _is_busy(cause):
+                return False
+            for request in batch:  # the database stayed locked: running each alone would not help
+                request.error = self._failure(cause, request.what)
+                request.done = True
+            return True
+        for request, result in zip(batch, results, strict=True):
+            request.result = result
+            request.done = True
+        return True
+
+    def _run_alone(self, request: _Write) -> None:
+        try:
+            request.result = self._retrying(
+                lambda: self._execute(request.work, request.transaction), request.what
+            )
+        except LiteFlowError as exc:
+            request.error = exc
+        request.done = True
 
     def _read(self, sql: str, parameters: Sequence[Any], what: str) -> list[Any]:
         if not self._started:
@@ -409,9 +489,10 @@ class SqlitePersistenceProvider(PersistenceProvider):
         with self._start_lock:
             if self._started:
                 return
-            self._retrying(
-                lambda: self._on_writer(self._create_schema, transaction=True), "create the schema"
-            )
+            with self._write_lock:
+                self._retrying(
+                    lambda: self._execute(self._create_schema, transaction=True), "create the schema"
+                )
             self._started = True
         _log.info("using %s", self._describe)
 
@@ -442,11 +523,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
         documents = []
         for index, pointer in enumerate(pointers):
             state = vars(pointer)
-            document = {name: state[name] for name in _POINTER_ALWAYS}
-            for name in _POINTER_OPTIONAL:
-                value = state[name]
-                if value is not None:
-                    document[name] = value
+            document = {name: state[name] for name, default in _POINTER_PLAIN if state[name] != default}
             for name in _POINTER_TIMES:
                 value = state[name]
                 if value is not None:
@@ -459,16 +536,21 @@ class SqlitePersistenceProvider(PersistenceProvider):
         return _encode(documents, "execution_pointers")
 
     def _load_pointers(self, text: str, workflow_id: str) -> list[ExecutionPointer]:
-        documents = _decode(text, f"execution_pointers of workflow {workflow_id!r}")
+        where = f"execution_pointers of workflow {workflow_id!r}"
+        documents = _decode(text, where)
+        if type(documents) is not list or any(type(document) is not dict for document in documents):
+            raise SerializationError(f"cannot load {where}: stored value is not a list of objects")
         pointers = []
         for index, document in enumerate(documents):
             pointer = ExecutionPointer()
             state = vars(pointer)
             state.update(document)
             for name in _POINTER_TIMES:
-                state[name] = _time(state[name])
+                value = document.get(name)
+                if value is not None:
+                    state[name] = _time(value)
             for name in _POINTER_PAYLOADS:
-                value = state[name]
+                value = document.get(name)
                 if value is not None:
                     state[name] = self._from_document(
                         value, f"execution_pointers[{index}].{name} of workflow {workflow_id!r}"
@@ -634,7 +716,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
                 connection.execute(statement, parameters)
             return connection.execute(_PURGE_WORKFLOWS, parameters).rowcount
 
-        return self._write(work, "purge_workflows")
+        return int(self._write(work, "purge_workflows"))
 
     def get_runnable_instances(self, as_at: datetime | None = None) -> list[str]:
         limit = _micros(utcnow() if as_at is None else as_at, "as_at")

@@ -101,7 +101,7 @@ class EventConsumer:
         delivered = True
         try:
             event = services.persistence.get_event(event_id)
-            if event is None or event.is_processed:
+            if event is None:
                 return
             if event.event_time is not None and event.event_time > utcnow():
                 services.scheduler.schedule(event.event_time, QueueType.EVENT, event_id)

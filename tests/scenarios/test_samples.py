@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.servers import require_mongo
+from tests.servers import require_azure, require_mongo
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
@@ -73,4 +74,55 @@ def test_mongodb_sample_runs_on_the_test_server() -> None:
         "waiting for approval...",
         "approved by ann, shipping",
         "stored in MongoDB: complete, approved by ann",
+    ]
+
+
+def test_azure_sample_runs_on_the_test_servers() -> None:
+    env = {"LITEFLOW_MONGO_URI": require_mongo(), "LITEFLOW_AZURE_CONNECTION_STRING": require_azure()}
+    assert run_sample("08_azure.py", env) == [
+        "Hello from Azure",
+        "waiting for the payment...",
+        "paid 42.5, done",
+        "stored in MongoDB: complete, paid 42.5",
+    ]
+
+
+def test_main_sample_completes_an_order_on_sqlite(tmp_path: Path) -> None:
+    env = {"LITEFLOW_SAMPLE_DB": str(tmp_path / "orders.db"), "LITEFLOW_SAMPLE_APPROVAL_DELAY": "0.2"}
+    assert run_sample("main.py", env) == [
+        f"starting order 42 in {tmp_path / 'orders.db'}",
+        "order 42 received",
+        "charged 99 EUR",
+        "waiting for approval (Ctrl-C now stops it; run again to resume)",
+        "approved by ann: shipped",
+        "order complete",
+    ]
+
+
+def test_main_sample_resumes_after_ctrl_c_without_repeating_steps(tmp_path: Path) -> None:
+    database = tmp_path / "orders.db"
+    env = {**os.environ, "LITEFLOW_SAMPLE_DB": str(database), "LITEFLOW_SAMPLE_APPROVAL_DELAY": "60"}
+    first = subprocess.Popen(
+        [sys.executable, str(SAMPLES / "main.py")], stdout=subprocess.PIPE, text=True, env=env
+    )
+    assert first.stdout is not None
+    lines: list[str] = []
+    for line in first.stdout:
+        lines.append(line.rstrip("\n"))
+        if line.startswith("waiting for approval"):
+            break
+    first.send_signal(signal.SIGINT)
+    rest, _ = first.communicate(timeout=30)
+    assert first.returncode == 0
+    assert rest.splitlines() == ["stopped; run again to continue"]
+    assert lines[1:3] == ["order 42 received", "charged 99 EUR"]
+
+    second = run_sample(
+        "main.py", {"LITEFLOW_SAMPLE_DB": str(database), "LITEFLOW_SAMPLE_APPROVAL_DELAY": "0.2"}
+    )
+    assert second == [
+        f"resuming order 42 from {database}",
+        "waiting for approval (Ctrl-C now stops it; run again to resume)",
+        "approved by ann: shipped",
+        "order complete",
     ]

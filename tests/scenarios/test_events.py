@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from liteflow.core import (
+    ExecutionPointer,
     ExecutionResult,
     InvalidArgumentError,
     MemoryPersistenceProvider,
@@ -19,6 +20,7 @@ from liteflow.core import (
     Workflow,
     WorkflowBuilder,
     WorkflowInstance,
+    WorkflowStep,
 )
 from liteflow.core.clock import utcnow
 from tests.support import Scenario, running_host, wait_until
@@ -249,3 +251,52 @@ def test_idle_host_with_waiting_workflows_uses_almost_no_cpu() -> None:
         time.sleep(1.0)
         cpu_used = time.process_time() - cpu_before
         assert cpu_used < 0.1, f"an idle host used {cpu_used:.3f} s of CPU in 1 s"
+
+
+class RecordingPersistence(MemoryPersistenceProvider):
+    """The memory store, keeping each persist's waiting pointers and the subscriptions sent with it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[tuple[set[str], set[str | None]]] = []
+
+    def persist_workflow(self, workflow: WorkflowInstance, subscriptions: Any = ()) -> None:
+        waiting = {p.id for p in workflow.execution_pointers if p.status == ExecutionPointer.WAITING}
+        self.writes.append((waiting, {s.execution_pointer_id for s in subscriptions}))
+        super().persist_workflow(workflow, subscriptions)
+
+
+class FailingBranchAndWait(Workflow):
+    """One branch fails (and retries) while the other starts waiting, in the same pass."""
+
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(Noop).parallel().do(
+            lambda branch: branch.start_with(self.fail_once).on_error(WorkflowStep.RETRY, 0.05)
+        ).do(lambda branch: branch.start_with(self.wait_for_go)).join()
+
+    @staticmethod
+    def wait_for_go(context: StepExecutionContext) -> ExecutionResult | None:
+        if context.execution_pointer.event_published:
+            return None
+        return ExecutionResult.wait_for_event("go", context.workflow.data["key"])
+
+    @staticmethod
+    def fail_once(context: StepExecutionContext) -> None:
+        data = context.workflow.data
+        if not data.get("failed"):
+            data["failed"] = True
+            raise RuntimeError("first attempt fails")
+
+
+def test_subscription_is_stored_with_the_step_result_even_when_a_step_failed() -> None:
+    store = RecordingPersistence()
+    with running_host(store) as host:
+        scenario = Scenario(host)
+        key = unique_key()
+        workflow_id = scenario.run(FailingBranchAndWait(), {"key": key})
+        scenario.wait_for_subscription("go", key)
+        first_wait = next(writes for writes in store.writes if writes[0])
+        assert first_wait[0] == first_wait[1]
+        assert len(scenario.errors(workflow_id)) == 1
+        host.publish_event("go", key)
+        assert scenario.wait_for_completion(workflow_id).data["failed"] is True

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import require_azure, require_mongo
+from tests.servers import require_azure, require_mongo, require_rabbitmq, require_redis
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
@@ -84,6 +84,16 @@ def test_azure_sample_runs_on_the_test_servers() -> None:
         "waiting for the payment...",
         "paid 42.5, done",
         "stored in MongoDB: complete, paid 42.5",
+    ]
+
+
+def test_rabbitmq_and_redis_sample_runs_on_the_test_servers() -> None:
+    env = {"LITEFLOW_RABBITMQ_URL": require_rabbitmq(), "LITEFLOW_REDIS_URLS": ",".join(require_redis())}
+    assert run_sample("11_rabbitmq_redis.py", env) == [
+        "order received",
+        "waiting for the warehouse...",
+        "picked 3 items",
+        "complete: 3 items picked",
     ]
 
 

@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from .clock import to_utc, utcnow
-from .models import Event, EventSubscription, ExecutionError, WorkflowInstance
+from .models import Event, EventSubscription, ExecutionError, WorkflowInstance, new_id
 from .providers import PersistenceProvider
 
 __all__ = ["MemoryPersistenceProvider"]
-
-
-def _new_id() -> str:
-    return uuid.uuid4().hex
 
 
 def _copy_event(event: Event) -> Event:
@@ -55,7 +50,7 @@ class MemoryPersistenceProvider(PersistenceProvider):
     def create_workflow(self, workflow: WorkflowInstance) -> str:
         with self._lock:
             if not workflow.id:
-                workflow.id = _new_id()
+                workflow.id = new_id()
             self._store(workflow)
             return workflow.id
 
@@ -120,7 +115,7 @@ class MemoryPersistenceProvider(PersistenceProvider):
 
     def _add_subscription(self, subscription: EventSubscription) -> str:
         if not subscription.id:
-            subscription.id = _new_id()
+            subscription.id = new_id()
         stored = _copy_subscription(subscription)
         self._subscriptions[stored.id] = stored
         key = (stored.event_name, stored.event_key)
@@ -155,7 +150,7 @@ class MemoryPersistenceProvider(PersistenceProvider):
     def create_event(self, event: Event) -> str:
         with self._lock:
             if not event.id:
-                event.id = _new_id()
+                event.id = new_id()
             stored = _copy_event(event)
             self._events[stored.id] = stored
             self._events_by_key.setdefault((stored.event_name, stored.event_key), []).append(stored.id)

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from .definition import WorkflowStep
-from .models import ExecutionPointer
+from .models import ExecutionPointer, new_id
 
 __all__ = ["child_pointer", "compensation_pointer", "genesis_pointer", "next_pointer"]
 
 
 def _new(step: WorkflowStep) -> ExecutionPointer:
     pointer = ExecutionPointer()
-    pointer.id = uuid.uuid4().hex
+    pointer.id = new_id()
     pointer.step_id = step.id
     pointer.step_name = step.name
     pointer.active = True

@@ -1,0 +1,263 @@
+"""Driver for DBOS Transact on its SQLite system database, run with the python of bench/.envs/dbos.
+
+Same workloads as the LiteFlow drivers, in DBOS's own idiom: a @DBOS.workflow calling
+@DBOS.step functions, started with DBOS.start_workflow; events are DBOS.send/DBOS.recv on a
+topic (the workflow id is the key); timers are DBOS.sleep; a foreach is a loop of steps (DBOS
+has no parallel foreach primitive inside a workflow).
+
+Two storage variants: "default" is DBOS as shipped (SQLite rollback journal, synchronous=FULL:
+several fsyncs per commit); "wal" gives DBOS the settings LiteFlow's SQLite provider uses (WAL,
+synchronous=NORMAL) through its documented `system_database_engine` option, so the durable
+comparison can also be made at equal durability.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from dbos import DBOS, DBOSConfig
+from driver_common import (
+    Deadline,
+    Metrics,
+    Recorder,
+    Spec,
+    WorkloadTimeoutError,
+    event_round_trips,
+    idle_cpu_percent,
+    latency_summary,
+    memory_per_waiting,
+    run_driver,
+    start_all,
+    throughput_metrics,
+    wait_until,
+)
+
+RECORDER = Recorder()
+READY: set[str] = set()
+READY_LOCK = threading.Lock()
+TOPIC = "bench-event"
+SLEEP_SECONDS = 0.1
+
+
+@DBOS.step()
+def hello() -> None:
+    return None
+
+
+@DBOS.step()
+def add_numbers(input1: int, input2: int) -> int:
+    return input1 + input2
+
+
+@DBOS.step()
+def goodbye() -> None:
+    return None
+
+
+@DBOS.workflow()
+def three_step(value1: int, value2: int) -> int:
+    hello()
+    value3 = add_numbers(value1, value2)
+    goodbye()
+    return value3
+
+
+@DBOS.step()
+def do_stuff(item: int) -> None:
+    return None
+
+
+@DBOS.workflow()
+def foreach_items(items: int) -> None:
+    hello()
+    for item in range(items):
+        do_stuff(item)
+    goodbye()
+
+
+@DBOS.step()
+def record_arrival(key: str) -> None:
+    RECORDER.record(key)
+
+
+@DBOS.workflow()
+def wait_for_event(key: str) -> None:
+    hello()
+    with READY_LOCK:
+        READY.add(key)
+    DBOS.recv(TOPIC, timeout_seconds=3600)
+    record_arrival(key)
+
+
+@DBOS.step()
+def record_wake(key: str, due: float) -> None:
+    RECORDER.record(key, time.perf_counter() - due)
+
+
+@DBOS.workflow()
+def sleep_once(key: str) -> None:
+    due = time.perf_counter() + SLEEP_SECONDS
+    DBOS.sleep(SLEEP_SECONDS)
+    record_wake(key, due)
+
+
+def wal_engine(database: Path) -> Any:
+    """A SQLAlchemy engine like DBOS's own SQLite engine, plus WAL and synchronous=NORMAL."""
+    import sqlalchemy
+    from sqlalchemy import event
+
+    with sqlite3.connect(database) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")  # persistent: stored in the file
+    engine = sqlalchemy.create_engine(f"sqlite:///{database}")
+
+    @event.listens_for(engine, "connect")
+    def configure(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = "IMMEDIATE"
+        dbapi_connection.execute("PRAGMA busy_timeout=30000")
+        dbapi_connection.execute("PRAGMA foreign_keys=ON")
+        dbapi_connection.execute("PRAGMA synchronous=NORMAL")
+
+    return engine
+
+
+def launch(spec: Spec) -> None:
+    database = Path(spec["workdir"]) / "dbos-system.sqlite"
+    config: DBOSConfig = {
+        "name": "liteflow-bench",
+        "system_database_url": f"sqlite:///{database}",
+        "log_level": "WARNING",
+    }
+    if spec.get("variant") == "wal":
+        config["system_database_engine"] = wal_engine(database)
+    DBOS(config=config)
+    DBOS.launch()
+    logging.getLogger("dbos").setLevel(logging.WARNING)
+
+
+def wait_all(handles: list[Any], deadline: Deadline, started: float) -> tuple[list[Any], float]:
+    """Collect every result; the last one returning marks the end of the run."""
+    results = []
+    for done, handle in enumerate(handles):
+        if deadline.expired():
+            partial = throughput_metrics(len(handles), done, started, None)
+            raise WorkloadTimeoutError(
+                f"{done} of {len(handles)} complete after {deadline.seconds:.0f} s", partial
+            )
+        results.append(handle.get_result())
+    return results, time.perf_counter()
+
+
+def throughput(spec: Spec) -> Metrics:
+    count = int(spec["count"])
+    deadline = Deadline(spec["timeout"])
+    launch(spec)
+    started = time.perf_counter()
+    handles = start_all(lambda n: DBOS.start_workflow(three_step, n, 2), range(count), deadline, "workflows")
+    all_started = time.perf_counter()
+    results, finished = wait_all(handles, deadline, started)
+    metrics = throughput_metrics(count, len(results), started, finished)
+    sample = sorted({0, count - 1, *random.sample(range(count), min(50, count))})
+    wrong = sum(1 for n in sample if results[n] != n + 2)
+    metrics.update(start_seconds=all_started - started, verified=len(sample), wrong=wrong)
+    return metrics
+
+
+def foreach(spec: Spec) -> Metrics:
+    items = int(spec.get("items", 100))
+    workflows = int(spec.get("workflows", 1))
+    deadline = Deadline(spec["timeout"])
+    launch(spec)
+    started = time.perf_counter()
+    handles = start_all(
+        lambda _: DBOS.start_workflow(foreach_items, items), range(workflows), deadline, "workflows"
+    )
+    results, finished = wait_all(handles, deadline, started)
+    metrics = throughput_metrics(workflows, len(results), started, finished)
+    metrics.update(items=items, workflows=workflows, note="a sequential loop of steps")
+    return metrics
+
+
+def start_waiting(keys: list[str], deadline: Deadline) -> dict[str, str]:
+    """Start one recv-ing workflow per key; return key -> workflow id once all reached recv."""
+    handles = start_all(lambda key: DBOS.start_workflow(wait_for_event, key), keys, deadline, "workflows")
+    ids = {key: handle.get_workflow_id() for key, handle in zip(keys, handles, strict=True)}
+    wait_until(lambda: READY.issuperset(keys), deadline, f"{len(keys)} workflows to reach recv")
+    return ids
+
+
+def event(spec: Spec) -> Metrics:
+    count = int(spec["count"])
+    deadline = Deadline(spec["timeout"])
+    launch(spec)
+    keys = [f"key-{n}" for n in range(count)]
+    ids = start_waiting(keys, deadline)
+    time.sleep(float(spec.get("settle", 1.0)))  # let the last passes finish and release their locks
+    return event_round_trips(
+        lambda key: DBOS.send(ids[key], "payload", TOPIC),
+        keys,
+        RECORDER,
+        deadline,
+        float(spec.get("pace", 0.02)),
+    )
+
+
+def sleep(spec: Spec) -> Metrics:
+    count = int(spec["count"])
+    deadline = Deadline(spec["timeout"])
+    launch(spec)
+    keys = [f"sleep-{n}" for n in range(count)]
+    start_all(lambda key: DBOS.start_workflow(sleep_once, key), keys, deadline, "sleepers")
+    try:
+        wait_until(lambda: len(RECORDER.times) >= count, deadline, f"{count} wake-ups")
+    except WorkloadTimeoutError as exc:
+        exc.partial = {**latency_summary(list(RECORDER.times.values())), "workflows": count}
+        raise
+    lateness = list(RECORDER.times.values())
+    return {**latency_summary(lateness), "workflows": count, "early": sum(1 for v in lateness if v < 0)}
+
+
+def idle(spec: Spec) -> Metrics:
+    count = int(spec["count"])
+    deadline = Deadline(spec["timeout"])
+    launch(spec)
+    start_waiting([f"idle-{n}" for n in range(count)], deadline)
+    time.sleep(float(spec.get("settle", 1.0)))
+    metrics = idle_cpu_percent(float(spec.get("window", 10.0)))
+    metrics.update(waiting=count, threads=threading.active_count())
+    return metrics
+
+
+def memory(spec: Spec) -> Metrics:
+    deadline = Deadline(spec["timeout"])
+    launch(spec)
+    metrics = memory_per_waiting(
+        lambda keys: start_waiting(keys, deadline), int(spec["count"]), int(spec.get("warm", 100))
+    )
+    metrics["threads"] = threading.active_count()
+    return metrics
+
+
+def describe() -> Metrics:
+    from importlib.metadata import version
+
+    return {"version": f"dbos {version('dbos')}, SQLAlchemy {version('sqlalchemy')}"}
+
+
+if __name__ == "__main__":
+    run_driver(
+        {
+            "throughput": throughput,
+            "foreach": foreach,
+            "event": event,
+            "sleep": sleep,
+            "idle": idle,
+            "memory": memory,
+        },
+        describe,
+    )

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -36,9 +41,14 @@ __all__ = [
     "require_azure",
     "require_mongo",
     "require_rabbitmq",
+    "require_rabbitmq_control",
     "require_redis",
+    "require_redis_control",
     "require_server",
     "server_address",
+    "services",
+    "stopped_rabbitmq",
+    "stopped_redis",
 ]
 
 
@@ -184,3 +194,82 @@ def require_azure() -> str:
     return require_server(
         "Azure Storage", AZURE_CONNECTION_STRING_ENV, AZURE_DEFAULT_CONNECTION_STRING, ping_azure
     )
+
+
+SERVICES_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "services.sh"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+def _on_this_machine(addresses: str) -> None:
+    hosts = {urlsplit(address).hostname for address in addresses.split(",")}
+    if not hosts <= LOCAL_HOSTS:
+        raise RuntimeError(f"{sorted(map(str, hosts))} is not this machine, so it cannot be stopped here")
+
+
+def _rabbitmqctl_available(url: str) -> None:
+    _on_this_machine(url)
+    if shutil.which("rabbitmqctl") is None:
+        raise RuntimeError("rabbitmqctl is not installed here, so the broker cannot be stopped")
+
+
+def require_rabbitmq_control() -> str:
+    """The broker's URL, once it answers and ``rabbitmqctl`` on this machine can stop it."""
+    require_rabbitmq()
+    return require_server(
+        "RabbitMQ control (rabbitmqctl)", RABBITMQ_URL_ENV, RABBITMQ_DEFAULT_URL, _rabbitmqctl_available
+    )
+
+
+def require_redis_control() -> list[str]:
+    """The three Redis servers, once they answer and run on this machine (``services.sh`` stops them)."""
+    urls = require_redis()
+    require_server("Redis control (services.sh)", REDIS_URLS_ENV, REDIS_DEFAULT_URLS, _on_this_machine)
+    return urls
+
+
+def services(*arguments: str) -> None:
+    """Run ``scripts/services.sh`` (install/start/stop test servers); fail with its error output."""
+    result = subprocess.run(
+        ["bash", str(SERVICES_SCRIPT), *arguments], capture_output=True, text=True, timeout=180, check=False
+    )
+    if result.returncode:
+        command = " ".join(arguments)
+        pytest.fail(f"scripts/services.sh {command} failed: {result.stderr.strip()}", pytrace=False)
+
+
+@contextmanager
+def stopped_redis(url: str) -> Iterator[None]:
+    """The Redis server at `url` is down inside the block, and started again however it ends."""
+    port = str(urlsplit(url).port)
+    services("stop-redis", port)
+    try:
+        yield
+    finally:
+        services("start-redis", port)
+
+
+def _rabbitmqctl(*arguments: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *arguments], check=True, capture_output=True, timeout=120)
+
+
+@contextmanager
+def stopped_rabbitmq(url: str) -> Iterator[None]:
+    """The RabbitMQ application (its listener and every connection) is down inside the block;
+    afterwards it runs again and accepts connections. ``rabbitmqctl stop_app``/``start_app`` take
+    ~4 s, where ``services.sh restart-rabbitmq`` restarts the whole node and takes ~11 s."""
+    _rabbitmqctl("stop_app")
+    try:
+        yield
+    finally:
+        from tests.support import wait_until  # tests.support imports this module
+
+        _rabbitmqctl("start_app")
+        wait_until(lambda: _answers(ping_rabbitmq, url), 60, 0.1, "RabbitMQ to accept connections")
+
+
+def _answers(probe: Callable[[str], None], address: str) -> bool:
+    try:
+        probe(address)
+    except Exception:
+        return False
+    return True

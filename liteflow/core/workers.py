@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -19,6 +20,8 @@ __all__ = ["Services", "WorkflowConsumer", "EventConsumer", "RunnablePoller", "e
 #: Passes one worker runs back to back on one instance before letting others have a turn.
 MAX_INLINE_PASSES = 100
 POLL_RUNNABLES_LOCK = "liteflow:poll-runnables"
+#: How long the poller leaves an id it queued alone before queueing it again.
+GREYLIST_SECONDS = 60.0
 POLL_EVENTS_LOCK = "liteflow:poll-events"
 
 
@@ -156,6 +159,13 @@ class EventConsumer:
                         pointer.active = True
                         woken = True
                 if woken:
+                    if not services.lock.holds_lock(workflow_id):
+                        services.logger.error(
+                            "lost the lock on workflow %s while delivering event %s; retrying",
+                            workflow_id,
+                            event.id,
+                        )
+                        return False
                     workflow.next_execution = utcnow()
                     services.persistence.persist_workflow(workflow)
             services.persistence.terminate_subscription(subscription.id)
@@ -214,6 +224,9 @@ class WorkflowConsumer:
         try:
             workflow = services.persistence.get_workflow_instance(workflow_id)
             if workflow is None or workflow.status != WorkflowInstance.RUNNABLE:
+                return
+            if workflow.next_execution is None or workflow.next_execution > utcnow():
+                next_execution = workflow.next_execution
                 return
             for _ in range(MAX_INLINE_PASSES):
                 report = self._executor.execute(workflow)
@@ -285,6 +298,7 @@ class RunnablePoller:
 
     def __init__(self, services: Services) -> None:
         self._services = services
+        self._recently_queued: dict[str, float] = {}
 
     def run(self) -> None:
         services = self._services
@@ -299,15 +313,30 @@ class RunnablePoller:
     def poll_once(self) -> None:
         services = self._services
         now = utcnow()
+        self._forget_old(time.monotonic())
         if services.lock.acquire_lock(POLL_RUNNABLES_LOCK):
             try:
                 for workflow_id in services.persistence.get_runnable_instances(now):
-                    services.queue.queue_work(QueueType.WORKFLOW, workflow_id)
+                    self._queue_once(QueueType.WORKFLOW, workflow_id)
             finally:
                 services.lock.release_lock(POLL_RUNNABLES_LOCK)
         if services.lock.acquire_lock(POLL_EVENTS_LOCK):
             try:
                 for event_id in services.persistence.get_runnable_events(now):
-                    services.queue.queue_work(QueueType.EVENT, event_id)
+                    self._queue_once(QueueType.EVENT, event_id)
             finally:
                 services.lock.release_lock(POLL_EVENTS_LOCK)
+
+    def _queue_once(self, queue: QueueType, item: str) -> None:
+        """Queue an id unless this poller queued it within the last GREYLIST_SECONDS: work that
+        stays due that long is still waiting in the queue or being run, not lost."""
+        key = f"{queue.value}:{item}"
+        if key in self._recently_queued:
+            return
+        self._recently_queued[key] = time.monotonic()
+        self._services.queue.queue_work(queue, item)
+
+    def _forget_old(self, now: float) -> None:
+        self._recently_queued = {
+            key: queued for key, queued in self._recently_queued.items() if now - queued < GREYLIST_SECONDS
+        }

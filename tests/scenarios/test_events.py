@@ -15,6 +15,7 @@ from liteflow.core import (
     ExecutionResult,
     InvalidArgumentError,
     MemoryPersistenceProvider,
+    QueueType,
     StepBody,
     StepExecutionContext,
     Workflow,
@@ -300,3 +301,20 @@ def test_subscription_is_stored_with_the_step_result_even_when_a_step_failed() -
         assert len(scenario.errors(workflow_id)) == 1
         host.publish_event("go", key)
         assert scenario.wait_for_completion(workflow_id).data["failed"] is True
+
+
+def test_queueing_a_waiting_workflow_again_neither_runs_nor_stores_it() -> None:
+    store = CountingPersistence()
+    CountingWait.runs = 0
+    with running_host(store) as host:
+        scenario = Scenario(host)
+        key = unique_key()
+        workflow_id = scenario.run(CountingWaitWorkflow(), {"key": key})
+        scenario.wait_for_subscription("go", key)
+        persists = store.persists
+        for _ in range(5):
+            host.queue_service.queue_work(QueueType.WORKFLOW, workflow_id)
+        wait_until(lambda: len(host.queue_service) == 0, what="the queue to drain")
+        host.stop()
+        assert store.persists == persists
+        assert CountingWait.runs == 1

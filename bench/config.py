@@ -86,7 +86,7 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m bench",
         description="LiteFlow side by side with liteflow.core 0.3.1 and DBOS, in one run.",
     )
-    p.add_argument("--quick", action="store_true", help="small counts, 2 s idle window: about a minute")
+    p.add_argument("--quick", action="store_true", help="small counts, 1 s idle window: under a minute")
     p.add_argument(
         "--systems",
         help=f"comma list of {','.join(SYSTEMS)} (default: {','.join(DEFAULT_SYSTEMS)}; "
@@ -99,7 +99,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--events", type=int, help="event round trips = waiting workflows (full 1000)")
     p.add_argument("--sleepers", type=int, help="workflows sleeping 100 ms (full 200)")
     p.add_argument("--idle-workflows", type=int, help="workflows waiting during the idle window (1000)")
-    p.add_argument("--idle-window", type=float, help="idle CPU window in seconds (full 10, quick 2)")
+    p.add_argument("--idle-window", type=float, help="idle CPU window in seconds (full 10, quick 1)")
     p.add_argument("--memory-workflows", type=int, help="waiting workflows for memory/workflow (10000)")
     p.add_argument(
         "--host-options",
@@ -132,7 +132,7 @@ def from_args(argv: list[str] | None = None) -> Config:
         events=args.events or (100 if quick else 1000),
         sleepers=args.sleepers or (50 if quick else 200),
         idle_workflows=args.idle_workflows or (200 if quick else 1000),
-        idle_window=args.idle_window or (2.0 if quick else 10.0),
+        idle_window=args.idle_window or (1.0 if quick else 10.0),
         memory_workflows=args.memory_workflows or (1000 if quick else 10000),
         warm=5 if quick else 100,
         settle=0.3 if quick else 1.0,
@@ -140,7 +140,7 @@ def from_args(argv: list[str] | None = None) -> Config:
         host_options=_options(args.host_options) if args.host_options else None,
         run_budget=3.0 if quick else 120.0,
         population_budget=1.0 if quick else 12.0,
-        timeout=6.0 if quick else 75.0,
+        timeout=4.0 if quick else 75.0,
         install=not args.no_install,
         chart=not args.no_chart,
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -20,8 +19,6 @@ __all__ = ["Services", "WorkflowConsumer", "EventConsumer", "RunnablePoller", "e
 #: Passes one worker runs back to back on one instance before letting others have a turn.
 MAX_INLINE_PASSES = 100
 POLL_RUNNABLES_LOCK = "liteflow:poll-runnables"
-#: How long the poller leaves an id it queued alone before queueing it again.
-GREYLIST_SECONDS = 60.0
 POLL_EVENTS_LOCK = "liteflow:poll-events"
 
 
@@ -171,8 +168,10 @@ class EventConsumer:
             services.persistence.terminate_subscription(subscription.id)
         finally:
             services.lock.release_lock(workflow_id)
-        if woken and workflow is not None and workflow.status == WorkflowInstance.RUNNABLE:
-            services.queue.queue_work(QueueType.WORKFLOW, workflow_id)
+        if workflow is not None and workflow.status == WorkflowInstance.RUNNABLE:
+            # Queued when woken, and also when already due: a worker that found this instance
+            # locked by the delivery dropped it, counting on the lock holder to re-queue it.
+            services.wake_at_next_execution(workflow_id, utcnow() if woken else workflow.next_execution)
         return True
 
     def _earliest_event(self, subscription: EventSubscription, event: Event) -> Event:
@@ -298,7 +297,6 @@ class RunnablePoller:
 
     def __init__(self, services: Services) -> None:
         self._services = services
-        self._recently_queued: dict[str, float] = {}
 
     def run(self) -> None:
         services = self._services
@@ -313,30 +311,15 @@ class RunnablePoller:
     def poll_once(self) -> None:
         services = self._services
         now = utcnow()
-        self._forget_old(time.monotonic())
         if services.lock.acquire_lock(POLL_RUNNABLES_LOCK):
             try:
                 for workflow_id in services.persistence.get_runnable_instances(now):
-                    self._queue_once(QueueType.WORKFLOW, workflow_id)
+                    services.queue.queue_work(QueueType.WORKFLOW, workflow_id)
             finally:
                 services.lock.release_lock(POLL_RUNNABLES_LOCK)
         if services.lock.acquire_lock(POLL_EVENTS_LOCK):
             try:
                 for event_id in services.persistence.get_runnable_events(now):
-                    self._queue_once(QueueType.EVENT, event_id)
+                    services.queue.queue_work(QueueType.EVENT, event_id)
             finally:
                 services.lock.release_lock(POLL_EVENTS_LOCK)
-
-    def _queue_once(self, queue: QueueType, item: str) -> None:
-        """Queue an id unless this poller queued it within the last GREYLIST_SECONDS: work that
-        stays due that long is still waiting in the queue or being run, not lost."""
-        key = f"{queue.value}:{item}"
-        if key in self._recently_queued:
-            return
-        self._recently_queued[key] = time.monotonic()
-        self._services.queue.queue_work(queue, item)
-
-    def _forget_old(self, now: float) -> None:
-        self._recently_queued = {
-            key: queued for key, queued in self._recently_queued.items() if now - queued < GREYLIST_SECONDS
-        }

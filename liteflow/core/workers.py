@@ -219,6 +219,7 @@ class WorkflowConsumer:
             services.logger.debug("workflow %s is locked by another worker; skipping", workflow_id)
             return
         reopened: list[str] = []
+        subscribed: list[EventSubscription] = []
         next_execution: datetime | None = None
         try:
             workflow = services.persistence.get_workflow_instance(workflow_id)
@@ -240,13 +241,17 @@ class WorkflowConsumer:
                 reopened.extend(self._events.reopen_earlier_events(report.subscriptions))
                 if not self._persist(workflow, report.subscriptions, report.errors):
                     return
+                subscribed.extend(report.subscriptions)
 
                 next_execution = workflow.next_execution
                 if next_execution is None or next_execution > utcnow() or services.stopping.is_set():
                     break
         finally:
             services.lock.release_lock(workflow_id)
-        for event_id in reopened:
+        # Looked up again now the subscriptions are stored: an event published between the
+        # first look and the store may already have been processed without them.
+        reopened.extend(self._events.reopen_earlier_events(subscribed))
+        for event_id in dict.fromkeys(reopened):
             services.queue.queue_work(QueueType.EVENT, event_id)
         services.wake_at_next_execution(workflow_id, next_execution)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from datetime import datetime
 from typing import Any
 
@@ -156,8 +157,13 @@ class ExecutionError:
 
 
 def new_id() -> str:
-    """A random 128-bit id as 32 hex digits (as unique as a uuid4, cheaper to make)."""
-    return os.urandom(16).hex()
+    """32 hex digits: the time in microseconds, then 72 random bits.
+
+    Ids made later sort later, so a store's primary-key index grows at its end instead of
+    touching a random page on every insert; 72 random bits keep ids made in the same
+    microsecond on different nodes apart.
+    """
+    return f"{time.time_ns() // 1000:014x}{os.urandom(9).hex()}"
 
 
 def event_key_text(key: Any) -> str | None:

@@ -23,7 +23,6 @@ import os
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
@@ -37,6 +36,7 @@ from .models import (
     ExecutionPointer,
     WorkflowInstance,
     event_key_text,
+    new_id,
 )
 from .providers import PersistenceProvider
 from .serialization import DEFAULT_SERIALIZER, Serializer
@@ -179,11 +179,10 @@ _POINTER_PLAIN = tuple(
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
-_encode_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
-
-
-def _new_id() -> str:
-    return uuid.uuid4().hex
+# Documents come from the serializer, which refuses cycles, so the encoder's own check is skipped.
+_encode_json = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, allow_nan=False, check_circular=False
+).encode
 
 
 def _micros(value: object, what: str, pointer_index: int | None = None) -> int | None:
@@ -408,6 +407,12 @@ class SqlitePersistenceProvider(PersistenceProvider):
         """
         if not self._started:
             self.start()
+        if not self._queue and self._write_lock.acquire(blocking=False):
+            # Nobody else is writing: no batch to join, so skip the queue.
+            try:
+                return self._retrying(lambda: self._execute(work, transaction), what)
+            finally:
+                self._write_lock.release()
         request = _Write(work, what, transaction)
         with self._queue_lock:
             self._queue.append(request)
@@ -639,7 +644,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
     # ------------------------------------------------------------------ workflows
 
     def create_workflow(self, workflow: WorkflowInstance) -> str:
-        workflow_id = workflow.id or _new_id()
+        workflow_id = workflow.id or new_id()
         row = self._workflow_row(workflow, workflow_id)
         self._write(lambda connection: connection.execute(_INSERT_WORKFLOW, row), "create_workflow", False)
         workflow.id = workflow_id
@@ -654,7 +659,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
             )
         # Everything is serialized before the transaction opens, so a bad value changes nothing.
         row = self._workflow_row(workflow, workflow.id)
-        subscription_ids = [subscription.id or _new_id() for subscription in subscriptions]
+        subscription_ids = [subscription.id or new_id() for subscription in subscriptions]
         subscription_rows = [
             self._subscription_row(subscription, subscription_id)
             for subscription, subscription_id in zip(subscriptions, subscription_ids, strict=True)
@@ -726,7 +731,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
     # ------------------------------------------------------------------ subscriptions
 
     def create_subscription(self, subscription: EventSubscription) -> str:
-        subscription_id = subscription.id or _new_id()
+        subscription_id = subscription.id or new_id()
         row = self._subscription_row(subscription, subscription_id)
         self._write(
             lambda connection: connection.execute(_INSERT_SUBSCRIPTION, row), "create_subscription", False
@@ -754,7 +759,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
     # ------------------------------------------------------------------ events
 
     def create_event(self, event: Event) -> str:
-        event_id = event.id or _new_id()
+        event_id = event.id or new_id()
         row = (
             event_id,
             event.event_name,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from functools import partial
@@ -23,7 +22,7 @@ from pymongo.errors import (
 
 from liteflow.core.clock import utcnow
 from liteflow.core.errors import InvalidArgumentError, ProviderError
-from liteflow.core.models import Event, EventSubscription, ExecutionError, WorkflowInstance
+from liteflow.core.models import Event, EventSubscription, ExecutionError, WorkflowInstance, new_id
 from liteflow.core.providers import PersistenceProvider
 from liteflow.core.serialization import DEFAULT_SERIALIZER, Serializer
 
@@ -82,10 +81,6 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     ERRORS: [_index("workflow_id", "workflow_id", "error_time")],
 }
-
-
-def _new_id() -> str:
-    return uuid.uuid4().hex
 
 
 def _address(connection_string: str) -> str:
@@ -277,7 +272,7 @@ class MongoPersistenceProvider(PersistenceProvider):
 
     def create_workflow(self, workflow: WorkflowInstance) -> str:
         document = workflow_document(self._serializer, workflow)
-        workflow_id = workflow.id or _new_id()
+        workflow_id = workflow.id or new_id()
         self._write_workflow(workflow_id, document, [])
         workflow.id = workflow_id
         return workflow_id
@@ -292,7 +287,7 @@ class MongoPersistenceProvider(PersistenceProvider):
         document = workflow_document(self._serializer, workflow)
         for subscription in subscriptions:
             if not subscription.id:
-                subscription.id = _new_id()
+                subscription.id = new_id()
         pending = [subscription_document(subscription) for subscription in subscriptions]
         self._write_workflow(workflow.id, document, pending)
         if pending:
@@ -413,7 +408,7 @@ class MongoPersistenceProvider(PersistenceProvider):
 
     def create_subscription(self, subscription: EventSubscription) -> str:
         if not subscription.id:
-            subscription.id = _new_id()
+            subscription.id = new_id()
         self._insert_once(
             SUBSCRIPTIONS, [subscription_document(subscription)], f"create subscription {subscription.id}"
         )
@@ -467,7 +462,7 @@ class MongoPersistenceProvider(PersistenceProvider):
     # ------------------------------------------------------------------ events
 
     def create_event(self, event: Event) -> str:
-        event_id = event.id or _new_id()
+        event_id = event.id or new_id()
         self._insert_once(
             EVENTS, [event_document(self._serializer, event, event_id)], f"create event {event_id}"
         )
@@ -521,7 +516,7 @@ class MongoPersistenceProvider(PersistenceProvider):
     # ------------------------------------------------------------------ errors
 
     def persist_errors(self, errors: Sequence[ExecutionError]) -> None:
-        documents = [error_document(error, _new_id()) for error in errors]
+        documents = [error_document(error, new_id()) for error in errors]
         self._insert_once(ERRORS, documents, "record execution errors")
 
     def get_errors(self, workflow_id: str) -> list[ExecutionError]:

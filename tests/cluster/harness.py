@@ -14,6 +14,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
+import pytest
+
 from liteflow.core import WorkflowInstance
 from tests.cluster.node import ready_marker
 from tests.cluster.stacks import STACKS, Run
@@ -28,7 +30,7 @@ from tests.cluster.workflow import (
 from tests.servers import require_azure, require_mongo, require_rabbitmq, require_redis
 from tests.support import wait_until
 
-__all__ = ["Cluster", "Outcome", "require_stack"]
+__all__ = ["Cluster", "Outcome", "require_stack", "stack_unreachable"]
 
 ROOT = Path(__file__).resolve().parents[2]
 #: How often waits look at the journals; reading a few thousand lines takes about a millisecond.
@@ -50,6 +52,16 @@ def require_stack(stack_name: str) -> None:
     for kind, check in checks.items():
         if kind in used:
             check()
+
+
+def stack_unreachable(stack_name: str) -> str | None:
+    """Why the stack cannot run (the first server that does not answer), or None: `require_stack`
+    for callers outside pytest, such as the cluster benchmark."""
+    try:
+        require_stack(stack_name)
+    except (pytest.skip.Exception, pytest.fail.Exception) as outcome:
+        return str(outcome)
+    return None
 
 
 class Process:
@@ -194,7 +206,7 @@ class Cluster:
         """Start `count` host processes and wait until each one runs its workers."""
         hosts = [self._spawn(f"host-{len(self.hosts) + n}") for n in range(count)]
         self.hosts.extend(hosts)
-        self._wait(
+        self.wait(
             lambda: all(ready_marker(self.run.workdir, host.pid).exists() for host in hosts),
             30,
             "the hosts to start",
@@ -221,7 +233,7 @@ class Cluster:
     def executions(self) -> list[Execution]:
         return read_journals(self.run.workdir)
 
-    def _wait(self, condition: Callable[[], T], timeout: float, what: str, interval: float = POLL) -> T:
+    def wait(self, condition: Callable[[], T], timeout: float, what: str, interval: float = POLL) -> T:
         """`wait_until`, failing at once (with its log) if a host that should run has exited."""
 
         def check() -> T:
@@ -238,11 +250,11 @@ class Cluster:
             raise AssertionError(f"{error}\n{logs}") from None
 
     def wait_for_executions(self, count: int, timeout: float = 60) -> None:
-        self._wait(lambda: len(self.executions()) >= count, timeout, f"{count} step executions")
+        self.wait(lambda: len(self.executions()) >= count, timeout, f"{count} step executions")
 
     def wait_for_outcome(self, indexes: range, timeout: float) -> Outcome:
         """Wait until every instance ran its last step and is stored COMPLETE; return the outcome."""
-        self._wait(
+        self.wait(
             lambda: len({e.workflow_id for e in self.executions() if e.label == "finish"}) >= len(indexes),
             timeout,
             f"all {len(indexes)} instances to run their last step",
@@ -255,7 +267,7 @@ class Cluster:
             return instances if finished and len(instances) >= len(indexes) else []
 
         # Loading every instance is costly on the MongoDB wire server: look less often.
-        instances = self._wait(stored_complete, 30, "every instance to be stored COMPLETE", interval=0.5)
+        instances = self.wait(stored_complete, 30, "every instance to be stored COMPLETE", interval=0.5)
         return Outcome(instances, self.executions(), self.lost_locks())
 
     def lost_locks(self) -> set[str]:
@@ -265,7 +277,7 @@ class Cluster:
     def wait_for_log(self, hosts: list[Process], pattern: str, timeout: float = 30) -> None:
         """Wait until each of `hosts` has logged something matching `pattern` (a regex)."""
         expression = re.compile(pattern)
-        self._wait(
+        self.wait(
             lambda: all(expression.search(host.output()) for host in hosts),
             timeout,
             f"every host to log {pattern!r}",
@@ -282,8 +294,10 @@ class Cluster:
         host.process.send_signal(signal.SIGKILL)
         host.process.wait(timeout=10)
 
-    def stop(self, host: Process, timeout: float = 30) -> None:
-        """SIGTERM: the host finishes its running passes, stops, and exits 0."""
-        host.process.send_signal(signal.SIGTERM)
-        code = host.process.wait(timeout=timeout)
-        assert code == 0, f"host pid {host.pid} exited with {code} after SIGTERM:\n{host.tail()}"
+    def stop(self, *hosts: Process, timeout: float = 30) -> None:
+        """SIGTERM: each host finishes its running passes, stops, and exits 0 (all at once)."""
+        for host in hosts:
+            host.process.send_signal(signal.SIGTERM)
+        for host in hosts:
+            code = host.process.wait(timeout=timeout)
+            assert code == 0, f"host pid {host.pid} exited with {code} after SIGTERM:\n{host.tail()}"

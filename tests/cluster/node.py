@@ -3,39 +3,55 @@
     python -m tests.cluster.node --stack NAME --run-id ID --workdir DIR            # a host, until SIGTERM
     python -m tests.cluster.node --stack NAME --run-id ID --workdir DIR --start 0:300 --laps 1
     python -m tests.cluster.node --stack NAME --run-id ID --workdir DIR --publish 0:300
+    python -m tests.cluster.node ... --start 0:200 --workflow three-step --threads 8   # the benchmark's
 
 A host records every step execution in ``DIR/journal-<pid>.log``, touches ``DIR/ready-<pid>``
 once it runs, and on SIGTERM stops gracefully (``host.stop()``) and exits 0. Log records go to
-stderr, which the tests redirect to a file per process.
+stderr, which the tests redirect to a file per process. A driver prints one ``DRIVE-RESULT
+{json}`` line to stdout when done: how many calls it made and when the first began and the
+last ended (wall clock, comparable with the journals' modification times).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
+from typing import NamedTuple
 
-from liteflow.core import WorkflowHost
+from liteflow.core import Workflow, WorkflowHost
 from tests.cluster.stacks import STACKS, Run
 from tests.cluster.workflow import (
     EVENT_NAME,
     ClusterWorkflow,
+    ThreeStepWorkflow,
     event_key,
     event_payload,
     new_data,
     open_journal,
+    three_step_data,
 )
 
-__all__ = ["main", "ready_marker"]
+__all__ = ["DRIVE_RESULT", "DriveResult", "drive_result", "main", "ready_marker"]
 
 DRIVER_THREADS = 4
+DRIVE_RESULT = "DRIVE-RESULT"
+
+
+def register_workflows(host: WorkflowHost) -> None:
+    """Every process registers every cluster workflow, so any of them can be started or run."""
+    workflows: tuple[Workflow, ...] = (ClusterWorkflow(), ThreeStepWorkflow())
+    for workflow in workflows:
+        host.register_workflow(workflow)
 
 
 def ready_marker(workdir: Path, pid: int) -> Path:
@@ -59,7 +75,7 @@ def serve(run: Run) -> None:
     parent = os.getppid()
     open_journal(run.workdir)
     host = run.host()
-    host.register_workflow(ClusterWorkflow())
+    register_workflows(host)
     host.start()
     ready_marker(run.workdir, os.getpid()).touch()
     while not stopping.wait(1.0):
@@ -70,24 +86,51 @@ def serve(run: Run) -> None:
     host.persistence_service.close()
 
 
-def drive(run: Run, indexes: range, action: Callable[[WorkflowHost, int], object]) -> None:
+class DriveResult(NamedTuple):
+    """What a driver did: `calls` calls, the first begun at `first` and the last ended at `last`
+    (``time.time()``)."""
+
+    calls: int
+    first: float
+    last: float
+
+
+def drive(
+    run: Run, indexes: range, action: Callable[[WorkflowHost, int], object], threads: int = DRIVER_THREADS
+) -> None:
     """Apply `action` to every index through a host that only writes (no worker threads), from a
-    few threads at once: each call is a few round trips to the servers, mostly spent waiting."""
+    few threads at once: each call is a few round trips to the servers, mostly spent waiting.
+    The connections are opened before the clock starts, so the result times the calls alone."""
     host = run.host()
-    host.register_workflow(ClusterWorkflow())
+    register_workflows(host)
     host.persistence_service.start()
     host.queue_service.start()
     try:
-        with ThreadPoolExecutor(DRIVER_THREADS) as pool:
+        with ThreadPoolExecutor(threads) as pool:
+            first = time.time()
             for _ in pool.map(lambda index: action(host, index), indexes):
                 pass
+            last = time.time()
     finally:
         host.queue_service.shutdown()
         host.persistence_service.close()
+    print(DRIVE_RESULT, json.dumps(DriveResult(len(indexes), first, last)._asdict()), flush=True)
+
+
+def drive_result(output: str) -> DriveResult | None:
+    """The result a driver printed, found in its output (None if it printed none)."""
+    for line in reversed(output.splitlines()):
+        if line.startswith(f"{DRIVE_RESULT} "):
+            return DriveResult(**json.loads(line.removeprefix(f"{DRIVE_RESULT} ")))
+    return None
 
 
 def start_workflow(host: WorkflowHost, index: int, laps: int) -> str:
     return host.start_workflow("ClusterWorkflow", 1, new_data(index, laps))
+
+
+def start_three_step(host: WorkflowHost, index: int) -> str:
+    return host.start_workflow("ClusterThreeStep", 1, three_step_data(index))
 
 
 def publish_event(host: WorkflowHost, index: int) -> str:
@@ -104,6 +147,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     mode.add_argument("--publish", type=index_range, metavar="FIRST:LAST", help="publish their events")
     parser.add_argument("--fast-recovery", action="store_true", help="take a killed host's work over sooner")
     parser.add_argument("--laps", type=int, default=1, help="loop iterations of the started instances")
+    parser.add_argument(
+        "--workflow",
+        choices=("cluster", "three-step"),
+        default="cluster",
+        help="what --start starts: ClusterWorkflow (the tests') or ThreeStepWorkflow (the benchmark's)",
+    )
+    parser.add_argument("--threads", type=int, default=DRIVER_THREADS, help="a driver's calls at once")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING,
@@ -112,9 +162,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     run = Run(args.stack, args.run_id, args.workdir, args.fast_recovery)
     if args.start is not None:
-        drive(run, args.start, partial(start_workflow, laps=args.laps))
+        starter = (
+            start_three_step if args.workflow == "three-step" else partial(start_workflow, laps=args.laps)
+        )
+        drive(run, args.start, starter, args.threads)
     elif args.publish is not None:
-        drive(run, args.publish, publish_event)
+        drive(run, args.publish, publish_event, args.threads)
     else:
         serve(run)
     return 0

@@ -64,6 +64,7 @@ STACKS = {
     "sqlite": Stack("sqlite", "local", "local"),
     "sqlite+rabbitmq+redlock": Stack("sqlite", "rabbitmq", "redlock"),
     "mongo+azure": Stack("mongo", "azure", "azure"),
+    "mongo+rabbitmq+redlock": Stack("mongo", "rabbitmq", "redlock"),
 }
 
 

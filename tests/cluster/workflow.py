@@ -1,4 +1,5 @@
-"""The workflow every cluster and crash test runs, and the journal its steps write.
+"""The workflows the cluster and crash tests (and the cluster benchmark) run, and the journal
+their steps write.
 
 Module-level classes, so that a durable store can load the data in any process. Each step
 appends one line per execution to this process's journal; the tests count executions there,
@@ -22,6 +23,9 @@ __all__ = [
     "ClusterWorkflow",
     "Execution",
     "Journal",
+    "THREE_STEP_LABELS",
+    "ThreeStepData",
+    "ThreeStepWorkflow",
     "event_key",
     "event_payload",
     "expected_labels",
@@ -30,6 +34,7 @@ __all__ = [
     "new_data",
     "open_journal",
     "read_journals",
+    "three_step_data",
 ]
 
 EVENT_NAME = "cluster-go"
@@ -203,3 +208,61 @@ class ClusterWorkflow(Workflow):
         looped = woken.output("payload", lambda step: step.event_data).then(Nap)
         looped = looped.while_(lambda data, context: data.rounds < data.laps)
         looped.do(lambda loop: loop.start_with(Lap)).then(Finish)
+
+
+@dataclass
+class ThreeStepData:
+    """bench's `MyData` plus the instance's index, so a stored sum can be checked against its inputs."""
+
+    index: int = 0
+    value1: int = 0
+    value2: int = 0
+    value3: int = 0
+
+
+#: One journal line per step of a `ThreeStepWorkflow`; "goodbye", the last, marks it done.
+THREE_STEP_LABELS = ("hello", "add", "goodbye")
+
+
+def three_step_data(index: int) -> ThreeStepData:
+    return ThreeStepData(index=index, value1=index, value2=3 * index + 1)
+
+
+class Hello(StepBody):
+    def run(self, context: StepExecutionContext) -> ExecutionResult:
+        _record(context, "hello")
+        return ExecutionResult.next()
+
+
+class AddNumbers(StepBody):
+    def __init__(self) -> None:
+        self.input1 = 0
+        self.input2 = 0
+        self.output = 0
+
+    def run(self, context: StepExecutionContext) -> ExecutionResult:
+        _record(context, "add")
+        self.output = self.input1 + self.input2
+        return ExecutionResult.next()
+
+
+class Goodbye(StepBody):
+    def run(self, context: StepExecutionContext) -> ExecutionResult:
+        _record(context, "goodbye")
+        return ExecutionResult.next()
+
+
+class ThreeStepWorkflow(Workflow):
+    """bench's `ThreeStep` (Hello, AddNumbers with two inputs and one output, Goodbye) with
+    journalled steps: the cluster benchmark counts completions and step runs in the journals."""
+
+    def id(self) -> str:
+        return "ClusterThreeStep"
+
+    def version(self) -> int:
+        return 1
+
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(Hello).then(AddNumbers).input("input1", lambda data, context: data.value1).input(
+            "input2", lambda data, context: data.value2
+        ).output("value3", lambda step: step.output).then(Goodbye)

@@ -121,9 +121,13 @@ class WorkflowHost:
             self._running = False
             self._stopping.set()
             scheduler_thread = self._scheduler.stop()
-            self.queue_service.shutdown()
             limit = self.options.shutdown_timeout.total_seconds() if timeout is None else timeout
             deadline = time.monotonic() + limit
+            # Items in hand are finished and acknowledged first: a queue with redelivery
+            # would otherwise hand them out again after the restart.
+            if self._services is not None:
+                self._services.wait_until_idle(limit)
+            self.queue_service.shutdown()
             threads = [*self._threads, *([scheduler_thread] if scheduler_thread else [])]
             for thread in threads:
                 thread.join(max(0.0, deadline - time.monotonic()))

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from .clock import utcnow
@@ -47,6 +48,26 @@ class Services:
         self.logger = options.logger
         self.stopping = stopping
         self.notify_parent = notify_parent
+        self._handling = 0
+        self._handled = threading.Condition()
+
+    @contextmanager
+    def handling(self) -> Iterator[None]:
+        """Mark an item as in hand, from dequeue to acknowledgement."""
+        with self._handled:
+            self._handling += 1
+        try:
+            yield
+        finally:
+            with self._handled:
+                self._handling -= 1
+                if not self._handling:
+                    self._handled.notify_all()
+
+    def wait_until_idle(self, timeout: float) -> bool:
+        """Wait until no item is in hand, so the queue can still acknowledge the last ones."""
+        with self._handled:
+            return self._handled.wait_for(lambda: not self._handling, timeout)
 
     def wake_at_next_execution(self, workflow_id: str, next_execution: datetime | None) -> None:
         """Queue the instance now if due, else set a local timer for it."""
@@ -71,14 +92,15 @@ def consume(services: Services, queue: QueueType, handle: Callable[[str], None])
             if not services.queue.is_dequeue_blocking:
                 services.stopping.wait(services.options.idle_time.total_seconds())
             continue
-        try:
-            handle(item)
-        except Exception:
-            services.logger.exception("error while handling %s %s", queue.name.lower(), item)
-        try:
-            services.queue.complete_work(queue, item)
-        except Exception:
-            services.logger.exception("could not acknowledge %s %s", queue.name.lower(), item)
+        with services.handling():
+            try:
+                handle(item)
+            except Exception:
+                services.logger.exception("error while handling %s %s", queue.name.lower(), item)
+            try:
+                services.queue.complete_work(queue, item)
+            except Exception:
+                services.logger.exception("could not acknowledge %s %s", queue.name.lower(), item)
 
 
 class EventConsumer:

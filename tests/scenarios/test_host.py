@@ -13,6 +13,8 @@ from liteflow.core import (
     HostStateError,
     InvalidArgumentError,
     LiteFlowError,
+    QueueType,
+    SingleNodeQueueProvider,
     StepBody,
     StepExecutionContext,
     Workflow,
@@ -90,6 +92,36 @@ def test_stop_waits_for_a_running_step_to_finish() -> None:
     instance = host.get_workflow_instance(workflow_id)
     assert instance.status == WorkflowInstance.COMPLETE
     assert instance.data == {"finished": True}
+
+
+class RecordingQueue(SingleNodeQueueProvider):
+    """Records acknowledgements and shutdowns, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def complete_work(self, queue: QueueType, data: str) -> None:
+        self.calls.append(f"complete {data}")
+
+    def shutdown(self) -> None:
+        self.calls.append("shutdown")
+        super().shutdown()
+
+
+def test_stop_acknowledges_the_item_in_hand_before_shutting_the_queue() -> None:
+    RELEASE.clear()
+    STARTED.clear()
+    queue = RecordingQueue()
+    host = configure_workflow_host(queue_service=queue)
+    host.register_workflow(BlockingWorkflow())
+    host.start()
+    workflow_id = host.start_workflow("BlockingWorkflow", data={})
+    assert STARTED.wait(5)
+    threading.Timer(0.2, RELEASE.set).start()
+    host.stop(timeout=5)
+    assert f"complete {workflow_id}" in queue.calls
+    assert queue.calls.index(f"complete {workflow_id}") < queue.calls.index("shutdown")
 
 
 def test_stop_returns_after_its_timeout_and_restart_says_why_it_cannot() -> None:

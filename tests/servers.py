@@ -21,6 +21,7 @@ import pytest
 
 if TYPE_CHECKING:
     from pika import BlockingConnection
+    from pika.adapters.blocking_connection import BlockingChannel
 
 __all__ = [
     "AZURE_CONNECTION_STRING_ENV",
@@ -38,6 +39,7 @@ __all__ = [
     "ping_mongo",
     "ping_rabbitmq",
     "ping_redis_servers",
+    "rabbitmq_channel",
     "require_azure",
     "require_mongo",
     "require_rabbitmq",
@@ -45,6 +47,7 @@ __all__ = [
     "require_redis",
     "require_redis_control",
     "require_server",
+    "restart_rabbitmq",
     "server_address",
     "services",
     "stopped_rabbitmq",
@@ -143,14 +146,21 @@ def require_rabbitmq() -> str:
     return require_server("RabbitMQ", RABBITMQ_URL_ENV, RABBITMQ_DEFAULT_URL, ping_rabbitmq)
 
 
-def delete_rabbitmq_queues(url: str, names: Iterable[str]) -> None:
+@contextmanager
+def rabbitmq_channel(url: str) -> Iterator[BlockingChannel]:
+    """A plain pika channel of its own connection, for looking at the broker's side of things."""
     connection = _rabbitmq_connection(url)
     try:
-        channel = connection.channel()
+        yield connection.channel()
+    finally:
+        if connection.is_open:
+            connection.close()
+
+
+def delete_rabbitmq_queues(url: str, names: Iterable[str]) -> None:
+    with rabbitmq_channel(url) as channel:
         for name in names:
             channel.queue_delete(name)
-    finally:
-        connection.close()
 
 
 REDIS_URLS_ENV = "LITEFLOW_REDIS_URLS"
@@ -206,10 +216,15 @@ def _on_this_machine(addresses: str) -> None:
         raise RuntimeError(f"{sorted(map(str, hosts))} is not this machine, so it cannot be stopped here")
 
 
+def _rabbitmqctl(*arguments: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *arguments], check=True, capture_output=True, timeout=120)
+
+
 def _rabbitmqctl_available(url: str) -> None:
     _on_this_machine(url)
     if shutil.which("rabbitmqctl") is None:
         raise RuntimeError("rabbitmqctl is not installed here, so the broker cannot be stopped")
+    _rabbitmqctl("await_startup", "--timeout", "10")  # and it reaches a running node
 
 
 def require_rabbitmq_control() -> str:
@@ -248,10 +263,6 @@ def stopped_redis(url: str) -> Iterator[None]:
         services("start-redis", port)
 
 
-def _rabbitmqctl(*arguments: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *arguments], check=True, capture_output=True, timeout=120)
-
-
 @contextmanager
 def stopped_rabbitmq(url: str) -> Iterator[None]:
     """The RabbitMQ application (its listener and every connection) is down inside the block;
@@ -265,6 +276,12 @@ def stopped_rabbitmq(url: str) -> Iterator[None]:
 
         _rabbitmqctl("start_app")
         wait_until(lambda: _answers(ping_rabbitmq, url), 60, 0.1, "RabbitMQ to accept connections")
+
+
+def restart_rabbitmq(url: str) -> None:
+    """Stop and start the RabbitMQ application (every client connection drops); see `stopped_rabbitmq`."""
+    with stopped_rabbitmq(url):
+        pass
 
 
 def _answers(probe: Callable[[str], None], address: str) -> bool:

@@ -5,110 +5,39 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
-import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 import pika
 import pytest
-from pika.adapters.blocking_connection import BlockingChannel
 
 from liteflow.core.errors import InvalidArgumentError, ProviderError
 from liteflow.core.providers import QueueProvider, QueueType
 from liteflow.core.testing import QueueProviderConformance
 from liteflow_rabbitmq import RabbitMQQueueProvider
-from tests.servers import require_server
+from tests.servers import (
+    delete_rabbitmq_queues,
+    rabbitmq_channel,
+    require_rabbitmq,
+    require_rabbitmq_control,
+    restart_rabbitmq,
+    stopped_rabbitmq,
+)
 from tests.support import wait_until
-
-URL_ENV = "LITEFLOW_RABBITMQ_URL"
-DEFAULT_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
-LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
-
-
-@contextmanager
-def admin_channel(url: str) -> Iterator[BlockingChannel]:
-    """A plain pika channel, for looking at the broker's side of things."""
-    parameters = pika.URLParameters(url)
-    parameters.connection_attempts = 1
-    parameters.socket_timeout = 2.0
-    parameters.stack_timeout = 3.0
-    connection = pika.BlockingConnection(parameters)
-    try:
-        yield connection.channel()
-    finally:
-        if connection.is_open:
-            connection.close()
-
-
-def probe_broker(url: str) -> None:
-    try:
-        with admin_channel(url):
-            pass
-    except pika.exceptions.AMQPError as error:
-        raise ConnectionError(repr(error)) from error  # pika's str() of it is often empty
-
-
-def reachable(url: str) -> bool:
-    try:
-        probe_broker(url)
-    except Exception:
-        return False
-    return True
-
-
-def delete_queues(url: str, names: Iterable[str]) -> None:
-    with admin_channel(url) as channel:
-        for name in names:
-            channel.queue_delete(name)
 
 
 @pytest.fixture(scope="module")
 def rabbitmq_url() -> str:
-    return require_server("RabbitMQ", URL_ENV, DEFAULT_URL, probe_broker)
-
-
-def rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
-
-
-def probe_control(url: str) -> None:
-    if urlsplit(url).hostname not in LOCAL_HOSTS:
-        raise RuntimeError("the broker is not on this machine, so rabbitmqctl cannot restart it")
-    if shutil.which("rabbitmqctl") is None:
-        raise RuntimeError("rabbitmqctl is not installed here, so the broker cannot be restarted")
-    rabbitmqctl("await_startup", "--timeout", "10")
+    return require_rabbitmq()
 
 
 @pytest.fixture(scope="module")
-def broker_control(rabbitmq_url: str) -> str:
+def broker_control() -> str:
     """The broker's URL, once rabbitmqctl on this machine is known to control it."""
-    return require_server("RabbitMQ control (rabbitmqctl)", URL_ENV, rabbitmq_url, probe_control)
-
-
-@contextmanager
-def broker_stopped(url: str) -> Iterator[None]:
-    """Stop the RabbitMQ application (every client connection drops), restart it on exit.
-
-    rabbitmqctl stop_app/start_app takes ~4 s; ``scripts/services.sh restart-rabbitmq`` does
-    the same with extra readiness checks and takes ~11 s, too slow for a unit of the suite.
-    """
-    rabbitmqctl("stop_app")
-    try:
-        yield
-    finally:
-        rabbitmqctl("start_app")
-        wait_until(lambda: reachable(url), timeout=30, interval=0.1, what="RabbitMQ to accept connections")
-
-
-def restart_broker(url: str) -> None:
-    with broker_stopped(url):
-        pass
+    return require_rabbitmq_control()
 
 
 @pytest.mark.integration
@@ -127,7 +56,7 @@ class TestRabbitMQQueue(QueueProviderConformance):
     def dispose_provider(self, provider: QueueProvider) -> None:
         provider.shutdown()
         assert isinstance(provider, RabbitMQQueueProvider)
-        delete_queues(self.url, provider.queue_names.values())
+        delete_rabbitmq_queues(self.url, provider.queue_names.values())
 
 
 Factory = Callable[..., RabbitMQQueueProvider]
@@ -150,7 +79,7 @@ def make_provider(rabbitmq_url: str) -> Iterator[Factory]:
     for provider in made:
         provider.shutdown()
     if made:
-        delete_queues(rabbitmq_url, made[0].queue_names.values())
+        delete_rabbitmq_queues(rabbitmq_url, made[0].queue_names.values())
 
 
 def receive(provider: RabbitMQQueueProvider, queue: QueueType, timeout: float = 10.0) -> str:
@@ -177,7 +106,7 @@ def test_uncompleted_item_returns_when_its_consumer_dies(make_provider: Factory)
 def test_queues_are_durable_and_messages_persistent(make_provider: Factory, rabbitmq_url: str) -> None:
     provider = make_provider()
     provider.queue_work(QueueType.EVENT, "event-1")
-    with admin_channel(rabbitmq_url) as channel:
+    with rabbitmq_channel(rabbitmq_url) as channel:
         for name in provider.queue_names.values():
             channel.queue_declare(name, durable=True)  # the broker refuses this on a transient queue
         method, properties, body = channel.basic_get(provider.queue_names[QueueType.EVENT], auto_ack=True)
@@ -203,7 +132,7 @@ def test_a_queue_deleted_under_a_running_provider_is_declared_again(
 ) -> None:
     provider = make_provider()
     assert provider.dequeue_work(QueueType.WORKFLOW) is None
-    delete_queues(rabbitmq_url, [provider.queue_names[QueueType.WORKFLOW]])
+    delete_rabbitmq_queues(rabbitmq_url, [provider.queue_names[QueueType.WORKFLOW]])
 
     provider.queue_work(QueueType.WORKFLOW, "workflow-1")
 
@@ -245,7 +174,7 @@ def test_threads_dequeue_and_complete_on_their_own_channels(
         thread.start()
     all_consuming.wait()
     try:
-        with admin_channel(rabbitmq_url) as channel:
+        with rabbitmq_channel(rabbitmq_url) as channel:
             declared = channel.queue_declare(provider.queue_names[QueueType.WORKFLOW], passive=True)
         consumers = declared.method.consumer_count
     finally:
@@ -268,7 +197,7 @@ def test_reconnects_after_a_broker_restart(
     assert receive(provider, QueueType.WORKFLOW) == "before-0"
     provider.complete_work(QueueType.WORKFLOW, "before-0")
 
-    restart_broker(broker_control)
+    restart_rabbitmq(broker_control)
 
     provider.queue_work(QueueType.WORKFLOW, "after")
     received: set[str] = set()
@@ -285,7 +214,7 @@ def test_queue_work_raises_within_its_bound_while_the_broker_is_down(
     make_provider: Factory, broker_control: str
 ) -> None:
     provider = make_provider(publish_timeout=1.0)
-    with broker_stopped(broker_control):
+    with stopped_rabbitmq(broker_control):
         started = time.monotonic()
         with pytest.raises(ProviderError, match=re.escape(provider.address)):
             provider.queue_work(QueueType.WORKFLOW, "workflow-1")

@@ -8,14 +8,10 @@ through that script.
 from __future__ import annotations
 
 import logging
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -24,31 +20,27 @@ from liteflow.core.errors import InvalidArgumentError, ProviderError
 from liteflow.core.providers import LockProvider
 from liteflow.core.testing import LeasedLockConformance, LockProviderConformance
 from liteflow_redis import RedlockProvider
-from tests.servers import require_server
+from tests.servers import require_redis, require_redis_control, stopped_redis
 from tests.support import wait_until
 
 __all__: list[str] = []
 
 pytestmark = pytest.mark.integration
 
-DEFAULT_URLS = "redis://127.0.0.1:6390/0,redis://127.0.0.1:6391/0,redis://127.0.0.1:6392/0"
-SERVICES = Path(__file__).resolve().parents[2] / "scripts" / "services.sh"
 KEY_PREFIX = "liteflow:test-lock:"
 LEASE = 1.0
 DEAD_URLS = ("redis://127.0.0.1:1/0", "redis://127.0.0.1:2/0")
 
 
-def ping_all(address: str) -> None:
-    for url in address.split(","):
-        with redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1) as client:
-            client.ping()
+@pytest.fixture(scope="module")
+def redis_urls() -> list[str]:
+    return require_redis()
 
 
 @pytest.fixture(scope="module")
-def redis_urls() -> list[str]:
-    urls = require_server("Redis", "LITEFLOW_REDIS_URLS", DEFAULT_URLS, ping_all).split(",")
-    assert len(urls) == 3, f"LITEFLOW_REDIS_URLS must name three servers, got {urls}"
-    return urls
+def redis_control() -> list[str]:
+    """The three servers' URLs, once ``scripts/services.sh`` is known to stop and start them."""
+    return require_redis_control()
 
 
 @pytest.fixture
@@ -81,27 +73,6 @@ def resource() -> str:
     return f"redlock-{uuid.uuid4().hex}"
 
 
-def services(command: str, url: str) -> None:
-    port = str(urlsplit(url).port)
-    result = subprocess.run(
-        ["bash", str(SERVICES), command, port], capture_output=True, text=True, timeout=120, check=False
-    )
-    if result.returncode:
-        pytest.fail(f"scripts/services.sh {command} {port} failed: {result.stderr.strip()}")
-
-
-@contextmanager
-def stopped(*urls: str) -> Iterator[None]:
-    """Stop the Redis servers at `urls` for the duration of the block; always restart them."""
-    try:
-        for url in urls:
-            services("stop-redis", url)
-        yield
-    finally:
-        for url in urls:
-            services("start-redis", url)
-
-
 class RedisServers:
     """Gives each conformance test the server URLs (skipped or failed when they are down)."""
 
@@ -131,10 +102,10 @@ class TestRedlockSingleServer(RedisServers, LockProviderConformance):
 
 
 def test_with_one_server_down_locks_still_exclude(
-    node: Callable[..., RedlockProvider], redis_urls: list[str]
+    node: Callable[..., RedlockProvider], redis_control: list[str]
 ) -> None:
     name = resource()
-    with stopped(redis_urls[1]):
+    with stopped_redis(redis_control[1]):
         first, second = node(), node()
         assert first.acquire_lock(name) is True
         assert second.acquire_lock(name) is False
@@ -143,22 +114,22 @@ def test_with_one_server_down_locks_still_exclude(
 
 
 def test_one_server_down_at_start_only_warns(
-    node: Callable[..., RedlockProvider], redis_urls: list[str], caplog: pytest.LogCaptureFixture
+    node: Callable[..., RedlockProvider], redis_control: list[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="liteflow.redis")
-    with stopped(redis_urls[1]):
+    with stopped_redis(redis_control[1]):
         node()
     assert any(
-        record.levelno == logging.WARNING and redis_urls[1] in record.getMessage()
+        record.levelno == logging.WARNING and redis_control[1] in record.getMessage()
         for record in caplog.records
     )
 
 
 def test_with_two_servers_down_acquire_fails_fast_and_leaves_nothing(
-    node: Callable[..., RedlockProvider], redis_urls: list[str], raw: list[redis.Redis]
+    node: Callable[..., RedlockProvider], redis_control: list[str], raw: list[redis.Redis]
 ) -> None:
     lock, name = node(), resource()
-    with stopped(redis_urls[1], redis_urls[2]):
+    with stopped_redis(redis_control[1]), stopped_redis(redis_control[2]):
         started = time.monotonic()
         assert lock.acquire_lock(name) is False
         assert time.monotonic() - started < 1.0

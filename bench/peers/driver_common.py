@@ -13,11 +13,13 @@ import gc
 import json
 import math
 import os
+import random
 import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 RESULT_PREFIX = "BENCH-RESULT "
@@ -232,6 +234,171 @@ def event_round_trips(
             metrics,
         )
     return metrics
+
+
+class HostWorkloads:
+    """Every workload, for a host with LiteFlow's API (this project and the original share it:
+    start_workflow, publish_event, a persistence provider with persist_workflow). A driver
+    supplies the host and the few calls that differ, and passes `workloads()` to run_driver."""
+
+    event_name = "bench-event"
+
+    def __init__(self, recorder: Recorder, complete_status: Any) -> None:
+        self.recorder = recorder
+        self.complete_status = complete_status
+
+    # --- what differs between drivers -------------------------------------------------------
+
+    def running_host(self, spec: Spec) -> AbstractContextManager[Any]:
+        """A started host with the benchmark workflows registered."""
+        raise NotImplementedError
+
+    def persistence(self, host: Any) -> Any:
+        raise NotImplementedError
+
+    def three_step_data(self, n: int) -> Any:
+        raise NotImplementedError
+
+    def foreach_data(self, items: int, workflows: int) -> list[Any]:
+        """Set the foreach's item count; return one data object per workflow."""
+        raise NotImplementedError
+
+    def key_data(self, key: str) -> Any:
+        raise NotImplementedError
+
+    def start_waiting(self, host: Any, keys: Sequence[str], deadline: Deadline) -> None:
+        """Start one WaitForEvent per key; return once every one has its subscription stored."""
+        raise NotImplementedError
+
+    # --- shared -------------------------------------------------------------------------------
+
+    def start_each(self, host: Any, workflow_id: str, keys: Sequence[str], deadline: Deadline) -> None:
+        """Start one `workflow_id` per key, its data naming the key."""
+        start = host.start_workflow
+        start_all(lambda key: start(workflow_id, 1, self.key_data(key)), keys, deadline, workflow_id)
+
+    def on_persist(self, host: Any, callback: Callable[[Any], None]) -> None:
+        """Call `callback` after every stored instance: the only engine-neutral completion signal."""
+        persistence = self.persistence(host)
+        persist = persistence.persist_workflow
+
+        def watched(workflow: Any, *args: Any, **kwargs: Any) -> None:
+            persist(workflow, *args, **kwargs)
+            callback(workflow)
+
+        persistence.persist_workflow = watched
+
+    def start_and_finish(
+        self, host: Any, spec: Spec, workflow_id: str, datas: Sequence[Any]
+    ) -> tuple[Metrics, list[Any]]:
+        """Start one instance per data object, wait until all are complete; time first start to last."""
+        deadline = Deadline(spec["timeout"])
+        counter = CompletionCounter(len(datas))
+
+        def completed(workflow: Any) -> None:
+            if workflow.status == self.complete_status:
+                counter.mark(workflow.id)
+
+        self.on_persist(host, completed)
+        started = time.perf_counter()
+        ids = start_all(lambda data: host.start_workflow(workflow_id, 1, data), datas, deadline, "workflows")
+        all_started = time.perf_counter()
+        if not counter.done.wait(max(0.0, deadline.left())):
+            partial = throughput_metrics(len(datas), counter.count, started, None)
+            raise WorkloadTimeoutError(
+                f"{counter.count} of {len(datas)} complete after {deadline.seconds:.0f} s", partial
+            )
+        metrics = throughput_metrics(len(datas), counter.count, started, counter.finished_at)
+        metrics["start_seconds"] = all_started - started
+        return metrics, ids
+
+    def throughput(self, spec: Spec) -> Metrics:
+        count = int(spec["count"])
+        with self.running_host(spec) as host:
+            datas = [self.three_step_data(n) for n in range(count)]
+            metrics, ids = self.start_and_finish(host, spec, "ThreeStep", datas)
+            sample = sorted({0, count - 1, *random.sample(range(count), min(50, count))})
+            wrong = 0
+            for n in sample:
+                instance = self.persistence(host).get_workflow_instance(ids[n])
+                if instance.status != self.complete_status or instance.data.value3 != n + 2:
+                    wrong += 1
+            metrics.update(verified=len(sample), wrong=wrong)
+            return metrics
+
+    def foreach(self, spec: Spec) -> Metrics:
+        items, workflows = int(spec.get("items", 100)), int(spec.get("workflows", 1))
+        datas = self.foreach_data(items, workflows)
+        with self.running_host(spec) as host:
+            metrics, _ = self.start_and_finish(host, spec, "ForEach100", datas)
+            metrics.update(items=items, workflows=workflows)
+            return metrics
+
+    def event(self, spec: Spec) -> Metrics:
+        count = int(spec["count"])
+        deadline = Deadline(spec["timeout"])
+        keys = [f"key-{n}" for n in range(count)]
+        with self.running_host(spec) as host:
+            self.start_waiting(host, keys, deadline)
+            time.sleep(float(spec.get("settle", 1.0)))  # let the last passes finish and release their locks
+            return event_round_trips(
+                lambda key: host.publish_event(self.event_name, key, "payload"),
+                keys,
+                self.recorder,
+                deadline,
+                float(spec.get("pace", 0.02)),
+            )
+
+    def sleep(self, spec: Spec) -> Metrics:
+        count = int(spec["count"])
+        deadline = Deadline(spec["timeout"])
+        times = self.recorder.times
+        with self.running_host(spec) as host:
+            keys = [f"sleep-{n}" for n in range(count)]
+            self.start_each(host, "SleepOnce", keys, deadline)
+            try:
+                wait_until(lambda: len(times) >= count, deadline, f"{count} wake-ups")
+            except WorkloadTimeoutError as exc:
+                exc.partial = {**latency_summary(list(times.values())), "workflows": count}
+                raise
+            lateness = list(times.values())
+            early = sum(1 for value in lateness if value < 0)
+            return {**latency_summary(lateness), "workflows": count, "early": early}
+
+    def idle(self, spec: Spec) -> Metrics:
+        count = int(spec["count"])
+        deadline = Deadline(spec["timeout"])
+        passes = [0]
+
+        def stored(workflow: Any) -> None:
+            passes[0] += 1
+
+        with self.running_host(spec) as host:
+            self.start_waiting(host, [f"idle-{n}" for n in range(count)], deadline)
+            time.sleep(float(spec.get("settle", 1.0)))
+            self.on_persist(host, stored)
+            metrics = idle_cpu_percent(float(spec.get("window", 10.0)))
+            metrics.update(waiting=count, persists_in_window=passes[0])
+            return metrics
+
+    def memory(self, spec: Spec) -> Metrics:
+        deadline = Deadline(spec["timeout"])
+        with self.running_host(spec) as host:
+            return memory_per_waiting(
+                lambda keys: self.start_waiting(host, keys, deadline),
+                int(spec["count"]),
+                int(spec.get("warm", 100)),
+            )
+
+    def workloads(self) -> dict[str, Callable[[Spec], Metrics]]:
+        return {
+            "throughput": self.throughput,
+            "foreach": self.foreach,
+            "event": self.event,
+            "sleep": self.sleep,
+            "idle": self.idle,
+            "memory": self.memory,
+        }
 
 
 def emit(result: Metrics) -> None:

@@ -9,27 +9,13 @@ they are; the parent process enforces a hard timeout on top of each workload's o
 
 from __future__ import annotations
 
-import random
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from driver_common import (
-    CompletionCounter,
-    Deadline,
-    Metrics,
-    Recorder,
-    Spec,
-    WorkloadTimeoutError,
-    event_round_trips,
-    idle_cpu_percent,
-    latency_summary,
-    memory_per_waiting,
-    run_driver,
-    start_all,
-    throughput_metrics,
-    wait_until,
-)
+from driver_common import Deadline, HostWorkloads, Metrics, Recorder, Spec, run_driver, wait_until
 
 from liteflow.core import (
     ExecutionResult,
@@ -153,132 +139,37 @@ class SleepOnce(Workflow):
         builder.start_with(Nap).then(Goodbye)
 
 
-def new_host() -> Any:
-    """Fresh providers: the original's defaults are module-level singletons shared by hosts."""
-    host = configure_workflow_host(MemoryPersistenceProvider(), LocalQueueProvider(), LocalLockProvider())
-    for workflow in (ThreeStep(), ForEach100(), WaitForEvent(), SleepOnce()):
-        host.register_workflow(workflow)
-    host.start()
-    return host
+class OriginalWorkloads(HostWorkloads):
+    event_name = EVENT_NAME
 
+    @contextmanager
+    def running_host(self, spec: Spec) -> Iterator[Any]:
+        """Fresh providers (the original's defaults are module-level singletons shared by hosts).
+        Never stopped: its consumers do not stop; the driver exits hard instead."""
+        host = configure_workflow_host(MemoryPersistenceProvider(), LocalQueueProvider(), LocalLockProvider())
+        for workflow in (ThreeStep(), ForEach100(), WaitForEvent(), SleepOnce()):
+            host.register_workflow(workflow)
+        host.start()
+        yield host
 
-def on_persist(host: Any, callback: Any) -> None:
-    persistence = host._persistence_service
-    persist = persistence.persist_workflow
+    def persistence(self, host: Any) -> Any:
+        return host._persistence_service
 
-    def watched(workflow: Any) -> None:
-        persist(workflow)
-        callback(workflow)
+    def three_step_data(self, n: int) -> MyData:
+        return MyData(n, 2)
 
-    persistence.persist_workflow = watched
+    def foreach_data(self, items: int, workflows: int) -> list[Any]:
+        FOREACH_ITEMS[0] = items
+        return [MyData() for _ in range(workflows)]
 
+    def key_data(self, key: str) -> KeyData:
+        return KeyData(key)
 
-def start_and_finish(host: Any, spec: Spec, workflow_id: str, datas: list[Any]) -> tuple[Metrics, list[str]]:
-    deadline = Deadline(spec["timeout"])
-    counter = CompletionCounter(len(datas))
-
-    def completed(workflow: Any) -> None:
-        if workflow.status == WorkflowInstance.COMPLETE:
-            counter.mark(workflow.id)
-
-    on_persist(host, completed)
-    started = time.perf_counter()
-    ids = start_all(lambda data: host.start_workflow(workflow_id, 1, data), datas, deadline, "workflows")
-    all_started = time.perf_counter()
-    if not counter.done.wait(max(0.0, deadline.left())):
-        partial = throughput_metrics(len(datas), counter.count, started, None)
-        raise WorkloadTimeoutError(
-            f"{counter.count} of {len(datas)} complete after {deadline.seconds:.0f} s", partial
-        )
-    metrics = throughput_metrics(len(datas), counter.count, started, counter.finished_at)
-    metrics["start_seconds"] = all_started - started
-    return metrics, ids
-
-
-def throughput(spec: Spec) -> Metrics:
-    count = int(spec["count"])
-    host = new_host()
-    metrics, ids = start_and_finish(host, spec, "ThreeStep", [MyData(n, 2) for n in range(count)])
-    sample = sorted({0, count - 1, *random.sample(range(count), min(50, count))})
-    wrong = 0
-    for n in sample:
-        instance = host._persistence_service.get_workflow_instance(ids[n])
-        if instance.status != WorkflowInstance.COMPLETE or instance.data.value3 != n + 2:
-            wrong += 1
-    metrics.update(verified=len(sample), wrong=wrong)
-    return metrics
-
-
-def foreach(spec: Spec) -> Metrics:
-    FOREACH_ITEMS[0] = int(spec.get("items", 100))
-    workflows = int(spec.get("workflows", 1))
-    host = new_host()
-    metrics, _ = start_and_finish(host, spec, "ForEach100", [MyData() for _ in range(workflows)])
-    metrics.update(items=FOREACH_ITEMS[0], workflows=workflows)
-    return metrics
-
-
-def start_waiting(host: Any, keys: list[str], deadline: Deadline) -> None:
-    subscriptions = host._persistence_service._subscriptions
-    target = len(subscriptions) + len(keys)
-    start_all(lambda key: host.start_workflow("WaitForEvent", 1, KeyData(key)), keys, deadline, "workflows")
-    wait_until(lambda: len(subscriptions) >= target, deadline, f"{len(keys)} subscriptions")
-
-
-def event(spec: Spec) -> Metrics:
-    count = int(spec["count"])
-    deadline = Deadline(spec["timeout"])
-    keys = [f"key-{n}" for n in range(count)]
-    host = new_host()
-    start_waiting(host, keys, deadline)
-    time.sleep(float(spec.get("settle", 1.0)))  # let the last passes finish and release their locks
-    return event_round_trips(
-        lambda key: host.publish_event(EVENT_NAME, key, "payload"),
-        keys,
-        RECORDER,
-        deadline,
-        float(spec.get("pace", 0.02)),
-    )
-
-
-def sleep(spec: Spec) -> Metrics:
-    count = int(spec["count"])
-    deadline = Deadline(spec["timeout"])
-    host = new_host()
-    keys = [f"sleep-{n}" for n in range(count)]
-    start_all(lambda key: host.start_workflow("SleepOnce", 1, KeyData(key)), keys, deadline, "sleepers")
-    try:
-        wait_until(lambda: len(RECORDER.times) >= count, deadline, f"{count} wake-ups")
-    except WorkloadTimeoutError as exc:
-        exc.partial = {**latency_summary(list(RECORDER.times.values())), "workflows": count}
-        raise
-    lateness = list(RECORDER.times.values())
-    return {**latency_summary(lateness), "workflows": count, "early": sum(1 for v in lateness if v < 0)}
-
-
-def idle(spec: Spec) -> Metrics:
-    count = int(spec["count"])
-    deadline = Deadline(spec["timeout"])
-    passes = [0]
-
-    def stored(workflow: Any) -> None:
-        passes[0] += 1
-
-    host = new_host()
-    start_waiting(host, [f"idle-{n}" for n in range(count)], deadline)
-    time.sleep(float(spec.get("settle", 1.0)))
-    on_persist(host, stored)
-    metrics = idle_cpu_percent(float(spec.get("window", 10.0)))
-    metrics.update(waiting=count, persists_in_window=passes[0])
-    return metrics
-
-
-def memory(spec: Spec) -> Metrics:
-    deadline = Deadline(spec["timeout"])
-    host = new_host()
-    return memory_per_waiting(
-        lambda keys: start_waiting(host, keys, deadline), int(spec["count"]), int(spec.get("warm", 100))
-    )
+    def start_waiting(self, host: Any, keys: Sequence[str], deadline: Deadline) -> None:
+        subscriptions = host._persistence_service._subscriptions
+        target = len(subscriptions) + len(keys)
+        self.start_each(host, "WaitForEvent", keys, deadline)
+        wait_until(lambda: len(subscriptions) >= target, deadline, f"{len(keys)} subscriptions")
 
 
 def describe() -> Metrics:
@@ -288,14 +179,4 @@ def describe() -> Metrics:
 
 
 if __name__ == "__main__":
-    run_driver(
-        {
-            "throughput": throughput,
-            "foreach": foreach,
-            "event": event,
-            "sleep": sleep,
-            "idle": idle,
-            "memory": memory,
-        },
-        describe,
-    )
+    run_driver(OriginalWorkloads(RECORDER, WorkflowInstance.COMPLETE).workloads(), describe)

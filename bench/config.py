@@ -53,11 +53,11 @@ class Config:
     results_dir: Path = field(default_factory=lambda: REPO_ROOT / "bench" / "results")
 
 
-def _ints(text: str) -> list[int]:
+def parse_ints(text: str) -> list[int]:
     return [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
 
 
-def _names(text: str, known: tuple[str, ...] | list[str], what: str) -> list[str]:
+def parse_names(text: str, known: tuple[str, ...] | list[str], what: str) -> list[str]:
     names = [part.strip() for part in text.split(",") if part.strip()]
     unknown = [name for name in names if name not in known]
     if unknown:
@@ -116,16 +116,18 @@ def from_args(argv: list[str] | None = None) -> Config:
     quick = bool(args.quick)
     try:
         default = QUICK_SYSTEMS if quick else DEFAULT_SYSTEMS
-        systems = _names(args.systems, list(SYSTEMS), "system") if args.systems else list(default)
-        workloads = _names(args.workloads, WORKLOADS, "workload") if args.workloads else list(WORKLOADS)
+        systems = parse_names(args.systems, list(SYSTEMS), "system") if args.systems else list(default)
+        workloads = parse_names(args.workloads, WORKLOADS, "workload") if args.workloads else list(WORKLOADS)
     except argparse.ArgumentTypeError as exc:
         parser().error(str(exc))
     return Config(
         quick=quick,
         systems=systems,
         workloads=workloads,
-        counts=sorted(_ints(args.counts)) if args.counts else ([50, 2000] if quick else [1000, 10000, 50000]),
-        foreach_workflows=_ints(args.foreach_workflows)
+        counts=sorted(parse_ints(args.counts))
+        if args.counts
+        else ([50, 2000] if quick else [1000, 10000, 50000]),
+        foreach_workflows=parse_ints(args.foreach_workflows)
         if args.foreach_workflows
         else ([1] if quick else [1, 20]),
         foreach_items=args.foreach_items or 100,

@@ -180,7 +180,7 @@ class Table:
         return (">999x" if better > 999 else f"{better:,.1f}x") + mark
 
 
-def _render(header: list[str], body: list[list[str]]) -> str:
+def format_table(header: list[str], body: list[list[str]]) -> str:
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
     out = [
         "  ".join(text.ljust(widths[i]) if i == 0 else text.rjust(widths[i]) for i, text in enumerate(line))
@@ -269,14 +269,14 @@ def render(
     table = Table(config, results, systems)
     header = ["workload", *[SYSTEMS[name].label for name in systems]]
     body = [[row.label, *[table.cell(name, row) for name in systems]] for row in table.rows]
-    text = [_render(header, body)]
+    text = [format_table(header, body)]
     ours = [name for name in systems if SYSTEMS[name].ours]
     peers = [name for name in systems if not SYSTEMS[name].ours]
     pairs = [(mine, peer) for mine in ours for peer in peers]
     if pairs:
         header = ["times better (>1 = this project)", *[f"{mine}/{peer}" for mine, peer in pairs]]
         body = [[row.label, *[table.ratio(mine, peer, row) for mine, peer in pairs]] for row in table.rows]
-        text += ["", _render(header, body)]
+        text += ["", format_table(header, body)]
         if any(cell.endswith("*") for line in body for cell in line):
             text.append("  * one side hit its deadline (partial numbers)")
     verdicts = targets(table)

@@ -19,6 +19,7 @@ from liteflow.core import (
     StepExecutionContext,
     Workflow,
     WorkflowBuilder,
+    WorkflowHost,
     WorkflowInstance,
     WorkflowNotFoundError,
     WorkflowNotRegisteredError,
@@ -79,14 +80,20 @@ def test_each_host_gets_its_own_default_providers() -> None:
     assert first.lock_service is not second.lock_service
 
 
-def test_stop_waits_for_a_running_step_to_finish() -> None:
+def blocked_host(**providers: Any) -> tuple[WorkflowHost, str]:
+    """A started host whose one workflow is inside its Blocking step (until RELEASE is set)."""
     RELEASE.clear()
     STARTED.clear()
-    host = configure_workflow_host()
+    host = configure_workflow_host(**providers)
     host.register_workflow(BlockingWorkflow())
     host.start()
     workflow_id = host.start_workflow("BlockingWorkflow", data={})
     assert STARTED.wait(5)
+    return host, workflow_id
+
+
+def test_stop_waits_for_a_running_step_to_finish() -> None:
+    host, workflow_id = blocked_host()
     threading.Timer(0.2, RELEASE.set).start()
     host.stop(timeout=5)
     instance = host.get_workflow_instance(workflow_id)
@@ -110,14 +117,8 @@ class RecordingQueue(SingleNodeQueueProvider):
 
 
 def test_stop_acknowledges_the_item_in_hand_before_shutting_the_queue() -> None:
-    RELEASE.clear()
-    STARTED.clear()
     queue = RecordingQueue()
-    host = configure_workflow_host(queue_service=queue)
-    host.register_workflow(BlockingWorkflow())
-    host.start()
-    workflow_id = host.start_workflow("BlockingWorkflow", data={})
-    assert STARTED.wait(5)
+    host, workflow_id = blocked_host(queue_service=queue)
     threading.Timer(0.2, RELEASE.set).start()
     host.stop(timeout=5)
     assert f"complete {workflow_id}" in queue.calls
@@ -125,13 +126,7 @@ def test_stop_acknowledges_the_item_in_hand_before_shutting_the_queue() -> None:
 
 
 def test_stop_returns_after_its_timeout_and_restart_says_why_it_cannot() -> None:
-    RELEASE.clear()
-    STARTED.clear()
-    host = configure_workflow_host()
-    host.register_workflow(BlockingWorkflow())
-    host.start()
-    host.start_workflow("BlockingWorkflow", data={})
-    assert STARTED.wait(5)
+    host, _ = blocked_host()
     host.stop(timeout=0.2)
     with pytest.raises(HostStateError, match="still finishing a step"):
         host.start()

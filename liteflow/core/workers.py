@@ -15,10 +15,12 @@ from .options import HostOptions
 from .providers import LockProvider, PersistenceProvider, QueueProvider, QueueType
 from .scheduler import WakeUpScheduler
 
-__all__ = ["Services", "WorkflowConsumer", "EventConsumer", "RunnablePoller", "event_lock_name"]
+__all__ = ["Services", "RetryLater", "WorkflowConsumer", "EventConsumer", "RunnablePoller", "event_lock_name"]
 
 #: Passes one worker runs back to back on one instance before letting others have a turn.
 MAX_INLINE_PASSES = 100
+#: Tries a worker makes, backing off over about 3 s, to run an instance it found locked.
+LOCKED_WORKFLOW_RETRIES = 8
 POLL_RUNNABLES_LOCK = "liteflow:poll-runnables"
 POLL_EVENTS_LOCK = "liteflow:poll-events"
 
@@ -103,13 +105,39 @@ def consume(services: Services, queue: QueueType, handle: Callable[[str], None])
                 services.logger.exception("could not acknowledge %s %s", queue.name.lower(), item)
 
 
+class RetryLater:
+    """Queues an id again after a backoff (20 ms doubling to a second) when its work found a
+    lock taken, at most `limit` times in a row (None: until it succeeds)."""
+
+    def __init__(self, services: Services, queue: QueueType, limit: int | None) -> None:
+        self._services = services
+        self._queue = queue
+        self._limit = limit
+        self._attempts: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def schedule(self, item_id: str) -> None:
+        with self._lock:
+            attempt = self._attempts.get(item_id, 0) + 1
+            if self._limit is not None and attempt > self._limit:
+                del self._attempts[item_id]
+                return
+            self._attempts[item_id] = attempt
+        delay = timedelta(seconds=min(0.01 * 2**attempt, 1.0))
+        self._services.scheduler.schedule(utcnow() + delay, self._queue, item_id)
+
+    def succeeded(self, item_id: str) -> None:
+        if self._attempts:  # the usual case, an id that never waited, takes no lock
+            with self._lock:
+                self._attempts.pop(item_id, None)
+
+
 class EventConsumer:
     """Delivers stored events to the subscriptions that match them."""
 
     def __init__(self, services: Services) -> None:
         self._services = services
-        self._attempts: dict[str, int] = {}
-        self._attempts_lock = threading.Lock()
+        self._retries = RetryLater(services, QueueType.EVENT, limit=None)
 
     def run(self) -> None:
         consume(self._services, QueueType.EVENT, self.process_event)
@@ -118,7 +146,7 @@ class EventConsumer:
         services = self._services
         lock_name = event_lock_name(event_id)
         if not services.lock.acquire_lock(lock_name):
-            self._retry_later(event_id)
+            self._retries.schedule(event_id)
             return
         delivered = True
         try:
@@ -135,20 +163,12 @@ class EventConsumer:
                 delivered = self._deliver(event, subscription) and delivered
             if delivered:
                 services.persistence.mark_event_processed(event_id)
-                with self._attempts_lock:
-                    self._attempts.pop(event_id, None)
+                self._retries.succeeded(event_id)
         finally:
             services.lock.release_lock(lock_name)
         if not delivered:
-            self._retry_later(event_id)
-
-    def _retry_later(self, event_id: str) -> None:
-        """A busy workflow will be free in moments: try again soon, backing off to a second."""
-        with self._attempts_lock:
-            attempt = self._attempts.get(event_id, 0) + 1
-            self._attempts[event_id] = attempt
-        delay = timedelta(seconds=min(0.01 * 2**attempt, 1.0))
-        self._services.scheduler.schedule(utcnow() + delay, QueueType.EVENT, event_id)
+            # A busy workflow will be free in moments.
+            self._retries.schedule(event_id)
 
     def _deliver(self, event: Event, subscription: EventSubscription) -> bool:
         """Wake the subscribed pointer with the earliest event at or after its as-of time.
@@ -231,6 +251,10 @@ class WorkflowConsumer:
         self._services = services
         self._executor = executor
         self._events = events
+        # The holder of the lock queues the instance again when it is due, but a distributed
+        # lock can also be held by no one (contenders that each won a minority of Redlock's
+        # servers all gave up): a few retries cover that without waiting for the poller.
+        self._retries = RetryLater(services, QueueType.WORKFLOW, limit=LOCKED_WORKFLOW_RETRIES)
 
     def run(self) -> None:
         consume(self._services, QueueType.WORKFLOW, self.process_workflow)
@@ -238,8 +262,10 @@ class WorkflowConsumer:
     def process_workflow(self, workflow_id: str) -> None:
         services = self._services
         if not services.lock.acquire_lock(workflow_id):
-            services.logger.debug("workflow %s is locked by another worker; skipping", workflow_id)
+            services.logger.debug("workflow %s is locked by another worker; retrying soon", workflow_id)
+            self._retries.schedule(workflow_id)
             return
+        self._retries.succeeded(workflow_id)
         reopened: list[str] = []
         subscribed: list[EventSubscription] = []
         next_execution: datetime | None = None

@@ -13,6 +13,7 @@ from liteflow.core import (
     HostStateError,
     InvalidArgumentError,
     LiteFlowError,
+    LocalLockProvider,
     QueueType,
     SingleNodeQueueProvider,
     StepBody,
@@ -25,6 +26,7 @@ from liteflow.core import (
     WorkflowNotRegisteredError,
     configure_workflow_host,
 )
+from liteflow.core.workers import POLL_RUNNABLES_LOCK
 from tests.support import Scenario, running_host, wait_until
 
 
@@ -134,6 +136,39 @@ def test_stop_returns_after_its_timeout_and_restart_says_why_it_cannot() -> None
     wait_until(lambda: not any(thread.is_alive() for thread in host._threads), what="the step to end")
     host.start()
     host.stop()
+
+
+class OneRefusalLock(LocalLockProvider):
+    """Refuses the first acquire of a workflow's lock, as if another node held it for that
+    moment and then let it go without queueing the instance again (as Redlock contenders that
+    each won a minority of the servers do)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refused = threading.Event()
+        self.polled = threading.Event()
+
+    def acquire_lock(self, resource: str) -> bool:
+        if not resource.startswith("liteflow:") and not self.refused.is_set():
+            self.refused.set()
+            return False
+        return super().acquire_lock(resource)
+
+    def release_lock(self, resource: str) -> None:
+        super().release_lock(resource)
+        if resource == POLL_RUNNABLES_LOCK:
+            self.polled.set()
+
+
+def test_a_workflow_found_locked_runs_soon_after_the_lock_is_freed() -> None:
+    lock = OneRefusalLock()
+    host = configure_workflow_host(lock_service=lock, poll_interval=timedelta(seconds=30))
+    host.register_workflow(Simple())
+    with host:
+        assert lock.polled.wait(5), "the poller's first look did not finish"
+        workflow_id = host.start_workflow("Simple")
+        Scenario(host).wait_for_completion(workflow_id, timeout=5)  # long before the next poll
+    assert lock.refused.is_set()
 
 
 def test_a_stopped_host_starts_again_and_continues_waiting_workflows() -> None:

@@ -9,36 +9,36 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ..providers import LockProvider
+from ._suite import ProviderSuite
 
 __all__ = ["LeasedLockConformance", "LockProviderConformance"]
 
 
-class LockProviderConformance:
+class LockProviderConformance(ProviderSuite[LockProvider]):
     """Checks for `LockProvider`; implement `create_provider`.
 
     `create_peer` returns a provider standing for another node that competes for the same
     locks (for a single-process provider, the same instance).
     """
 
-    def create_provider(self) -> LockProvider:
-        raise NotImplementedError("return a new provider")
+    def dispose_provider(self, provider: LockProvider) -> None:
+        provider.shutdown()
 
     def create_peer(self, provider: LockProvider) -> LockProvider:
         return provider
 
     @contextmanager
     def providers(self) -> Iterator[tuple[LockProvider, LockProvider]]:
-        provider = self.create_provider()
-        provider.start()
-        peer = self.create_peer(provider)
-        if peer is not provider:
+        with self.provider() as provider:
+            peer = self.create_peer(provider)
+            if peer is provider:
+                yield provider, provider
+                return
             peer.start()
-        try:
-            yield provider, peer
-        finally:
-            provider.shutdown()
-            if peer is not provider:
-                peer.shutdown()
+            try:
+                yield provider, peer
+            finally:
+                self.dispose_provider(peer)
 
     @staticmethod
     def resource() -> str:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from ..clock import utcnow
 from ..models import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
 from ..providers import PersistenceProvider
+from ._suite import ProviderSuite
 
 __all__ = ["PersistenceProviderConformance", "SampleData"]
 
@@ -78,23 +77,11 @@ def _event(name: str = "approved", key: str | None = "k1", when: datetime | None
     return event
 
 
-class PersistenceProviderConformance:
+class PersistenceProviderConformance(ProviderSuite[PersistenceProvider]):
     """Checks for `PersistenceProvider`; implement `create_provider` (a fresh, empty store)."""
-
-    def create_provider(self) -> PersistenceProvider:
-        raise NotImplementedError("return a new, empty provider")
 
     def dispose_provider(self, provider: PersistenceProvider) -> None:
         provider.close()
-
-    @contextmanager
-    def provider(self) -> Iterator[PersistenceProvider]:
-        provider = self.create_provider()
-        provider.start()
-        try:
-            yield provider
-        finally:
-            self.dispose_provider(provider)
 
     def test_create_assigns_id_and_get_round_trips_every_field(self) -> None:
         with self.provider() as store:

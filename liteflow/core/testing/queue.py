@@ -6,34 +6,21 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from ..providers import QueueProvider, QueueType
+from ._suite import ProviderSuite
 
 __all__ = ["QueueProviderConformance"]
 
 
-class QueueProviderConformance:
+class QueueProviderConformance(ProviderSuite[QueueProvider]):
     """Checks for `QueueProvider`; implement `create_provider` (fresh, empty queues)."""
 
     #: The longest a `dequeue_work` on an empty queue may take before returning None.
     max_empty_dequeue_seconds: float = 5.0
 
-    def create_provider(self) -> QueueProvider:
-        raise NotImplementedError("return a new provider with empty queues")
-
     def dispose_provider(self, provider: QueueProvider) -> None:
         provider.shutdown()
-
-    @contextmanager
-    def provider(self) -> Iterator[QueueProvider]:
-        provider = self.create_provider()
-        provider.start()
-        try:
-            yield provider
-        finally:
-            self.dispose_provider(provider)
 
     def drain(self, provider: QueueProvider, queue: QueueType, expected: int) -> list[str]:
         """Dequeue (and complete) until `expected` items arrived or an empty dequeue."""

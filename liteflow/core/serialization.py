@@ -718,12 +718,19 @@ def _dec_datetime(_: JsonSerializer, doc: dict[str, Any]) -> Any:
     return value.replace(fold=fold) if fold else value
 
 
-def _dec_date(_: JsonSerializer, doc: dict[str, Any]) -> Any:
-    _check_keys(doc, _K_VALUE)
-    try:
-        return date.fromisoformat(_need(doc, "value", str))
-    except ValueError as exc:
-        _fail_value(doc, exc)
+def _parsed_value(
+    parse: Callable[[str], Any], errors: type[Exception] | tuple[type[Exception], ...]
+) -> Callable[[JsonSerializer, dict[str, Any]], Any]:
+    """A decoder for ``{"$type": ..., "value": "<text>"}`` documents whose text `parse` reads."""
+
+    def decode(_: JsonSerializer, doc: dict[str, Any]) -> Any:
+        _check_keys(doc, _K_VALUE)
+        try:
+            return parse(_need(doc, "value", str))
+        except errors as exc:
+            _fail_value(doc, exc)
+
+    return decode
 
 
 def _dec_time(_: JsonSerializer, doc: dict[str, Any]) -> Any:
@@ -748,22 +755,6 @@ def _dec_timedelta(_: JsonSerializer, doc: dict[str, Any]) -> Any:
             microseconds=_need(doc, "microseconds", int),
         )
     except OverflowError as exc:
-        _fail_value(doc, exc)
-
-
-def _dec_decimal(_: JsonSerializer, doc: dict[str, Any]) -> Any:
-    _check_keys(doc, _K_VALUE)
-    try:
-        return Decimal(_need(doc, "value", str))
-    except InvalidOperation as exc:
-        _fail_value(doc, exc)
-
-
-def _dec_uuid(_: JsonSerializer, doc: dict[str, Any]) -> Any:
-    _check_keys(doc, _K_VALUE)
-    try:
-        return uuid.UUID(_need(doc, "value", str))
-    except ValueError as exc:
         _fail_value(doc, exc)
 
 
@@ -858,11 +849,11 @@ _DECODERS: dict[str, Callable[[JsonSerializer, dict[str, Any]], Any]] = {
     "bytes": _dec_bytes,
     "bytearray": _dec_bytes,
     "datetime": _dec_datetime,
-    "date": _dec_date,
+    "date": _parsed_value(date.fromisoformat, ValueError),
     "time": _dec_time,
     "timedelta": _dec_timedelta,
-    "decimal": _dec_decimal,
-    "uuid": _dec_uuid,
+    "decimal": _parsed_value(Decimal, InvalidOperation),
+    "uuid": _parsed_value(uuid.UUID, ValueError),
     "enum": _dec_enum,
     "namedtuple": _dec_namedtuple,
     "dataclass": _dec_object,

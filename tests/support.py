@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from liteflow.core import (
+    LockProvider,
     MemoryPersistenceProvider,
     PersistenceProvider,
     SqlitePersistenceProvider,
@@ -23,8 +24,16 @@ from liteflow.core.clock import MAX_TIME
 from tests.servers import drop_database, new_database_name, require_mongo
 
 T = TypeVar("T")
+LockT = TypeVar("LockT", bound=LockProvider)
 
-__all__ = ["PersistenceFactory", "Scenario", "persistence_factories", "running_host", "wait_until"]
+__all__ = [
+    "PersistenceFactory",
+    "Scenario",
+    "lock_nodes",
+    "persistence_factories",
+    "running_host",
+    "wait_until",
+]
 
 
 def wait_until(
@@ -130,3 +139,21 @@ def running_host(persistence: PersistenceProvider | None = None, **options: Any)
         yield host
     finally:
         host.stop(timeout=5)
+
+
+@contextmanager
+def lock_nodes(factory: Callable[..., LockT]) -> Iterator[Callable[..., LockT]]:
+    """Make started lock providers with `factory` (one per simulated node); shut them all down after."""
+    made: list[LockT] = []
+
+    def make(**options: Any) -> LockT:
+        provider = factory(**options)
+        made.append(provider)
+        provider.start()
+        return provider
+
+    try:
+        yield make
+    finally:
+        for provider in made:
+            provider.shutdown()

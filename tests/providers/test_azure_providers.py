@@ -22,7 +22,7 @@ from liteflow.core.providers import LockProvider, QueueProvider, QueueType
 from liteflow.core.testing import LockProviderConformance, QueueProviderConformance
 from liteflow_azure import AzureLockProvider, AzureQueueProvider, blob_name
 from tests.servers import require_azure
-from tests.support import wait_until
+from tests.support import lock_nodes, wait_until
 
 __all__: list[str] = []
 
@@ -59,18 +59,12 @@ def container(azure: str) -> Iterator[str]:
 @pytest.fixture
 def lock_node(azure: str, container: str) -> Iterator[Callable[..., AzureLockProvider]]:
     """Make started lock providers (one per simulated node); shut them down after the test."""
-    made: list[AzureLockProvider] = []
 
-    def make(**options: Any) -> AzureLockProvider:
-        options = {"container": container, "lease_duration": LEASE, **options}
-        provider = AzureLockProvider(azure, **options)
-        made.append(provider)
-        provider.start()
-        return provider
+    def create(**options: Any) -> AzureLockProvider:
+        return AzureLockProvider(azure, **{"container": container, "lease_duration": LEASE, **options})
 
-    yield make
-    for provider in made:
-        provider.shutdown()
+    with lock_nodes(create) as make:
+        yield make
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from liteflow.core.providers import LockProvider
 from liteflow.core.testing import LeasedLockConformance, LockProviderConformance
 from liteflow_redis import RedlockProvider
 from tests.servers import require_redis, require_redis_control, stopped_redis
-from tests.support import wait_until
+from tests.support import lock_nodes, wait_until
 
 __all__: list[str] = []
 
@@ -46,18 +46,12 @@ def redis_control() -> list[str]:
 @pytest.fixture
 def node(redis_urls: list[str]) -> Iterator[Callable[..., RedlockProvider]]:
     """Make started providers on the three servers (one per simulated node); shut them down after."""
-    made: list[RedlockProvider] = []
 
-    def make(**options: Any) -> RedlockProvider:
-        options = {"lease": LEASE, "key_prefix": KEY_PREFIX, **options}
-        provider = RedlockProvider(redis_urls, **options)
-        made.append(provider)
-        provider.start()
-        return provider
+    def create(**options: Any) -> RedlockProvider:
+        return RedlockProvider(redis_urls, **{"lease": LEASE, "key_prefix": KEY_PREFIX, **options})
 
-    yield make
-    for provider in made:
-        provider.shutdown()
+    with lock_nodes(create) as make:
+        yield make
 
 
 @pytest.fixture

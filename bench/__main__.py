@@ -6,16 +6,15 @@ installed into bench/.envs on first use; results go to bench/results/ (both git-
 
 from __future__ import annotations
 
-import shlex
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from .config import Config, from_args, python_for_commands
+from .config import Config, from_args
 from .envs import EnvSpec, EnvUnavailableError, ensure_env
-from .report import machine, render, write_json
+from .report import announce, machine, render, write_json
 from .runner import Measurement
 from .systems import SYSTEMS
 from .workloads import TITLES, Plan
@@ -75,12 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     config = from_args(argv)
     started_wall, started = time.time(), time.perf_counter()
     given = sys.argv[1:] if argv is None else argv
-    command = " ".join([python_for_commands(), "-m", "bench", *map(shlex.quote, given)])
-    info = machine()
-    print(f"LiteFlow bench ({'quick' if config.quick else 'full'}): {command}")
-    print(
-        f"machine: {info['cores']} cores, {info['cpu']}, Python {info['python']}, load {info['load_average']}"
-    )
+    command, info = announce(f"LiteFlow bench ({'quick' if config.quick else 'full'})", "bench", given)
     availability: dict[str, str] = {}
     for name in config.systems:
         reason = SYSTEMS[name].probe(config.install) or ""

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import shlex
 import shutil
 import sys
 import tempfile
@@ -34,8 +33,8 @@ from tests.cluster.node import drive_result
 from tests.cluster.stacks import LONG_LEASES, POLL_INTERVALS, STACKS
 from tests.cluster.workflow import THREE_STEP_LABELS, Execution, ThreeStepData, three_step_data
 
-from .config import parse_ints, parse_names, python_for_commands
-from .report import format_table, machine
+from .config import parse_ints, parse_names
+from .report import announce, format_table, machine
 
 RESULTS = Path(__file__).resolve().parent / "results" / "cluster.json"
 DEFAULT_STACKS = ("mongo+azure", "mongo+rabbitmq+redlock", "sqlite+rabbitmq+redlock")
@@ -283,12 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if any(count < 1 for count in args.hosts) or (args.workflows is not None and args.workflows < 1):
         parser().error("host counts and --workflows must be >= 1")
     started_wall, started = time.time(), time.perf_counter()
-    command = " ".join([python_for_commands(), "-m", "bench.cluster", *map(shlex.quote, given)])
-    info = machine()
-    print(f"LiteFlow cluster bench: {command}")
-    print(
-        f"machine: {info['cores']} cores, {info['cpu']}, Python {info['python']}, load {info['load_average']}"
-    )
+    command, info = announce("LiteFlow cluster bench", "bench.cluster", given)
     skipped: dict[str, str] = {}
     for stack in args.stacks:
         reason = stack_unreachable(stack)

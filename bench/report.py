@@ -11,6 +11,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from .config import Config
+from .config import Config, python_for_commands
 from .runner import Measurement
 from .systems import DURABLE_PEERS, SYSTEMS
 
@@ -307,6 +308,17 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
     }
+
+
+def announce(title: str, module: str, given: list[str]) -> tuple[str, dict[str, Any]]:
+    """Print the run's title with the command that repeats it and the machine; return both."""
+    command = " ".join([python_for_commands(), "-m", module, *map(shlex.quote, given)])
+    info = machine()
+    print(f"{title}: {command}")
+    print(
+        f"machine: {info['cores']} cores, {info['cpu']}, Python {info['python']}, load {info['load_average']}"
+    )
+    return command, info
 
 
 def write_json(

@@ -613,12 +613,19 @@ _K_OBJECT = frozenset((_TAG, "class", "state"))
 _K_NAMEDTUPLE = frozenset((_TAG, "class", "items", "state"))
 
 
-def _dec_int(_: JsonSerializer, doc: dict[str, Any]) -> Any:
-    _check_keys(doc, _K_VALUE)
-    try:
-        return int(_need(doc, "value", str))
-    except ValueError as exc:
-        _fail_value(doc, exc)
+def _parsed_value(
+    parse: Callable[[str], Any], errors: type[Exception] | tuple[type[Exception], ...]
+) -> Callable[[JsonSerializer, dict[str, Any]], Any]:
+    """A decoder for ``{"$type": ..., "value": "<text>"}`` documents whose text `parse` reads."""
+
+    def decode(_: JsonSerializer, doc: dict[str, Any]) -> Any:
+        _check_keys(doc, _K_VALUE)
+        try:
+            return parse(_need(doc, "value", str))
+        except errors as exc:
+            _fail_value(doc, exc)
+
+    return decode
 
 
 _FLOATS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
@@ -716,21 +723,6 @@ def _dec_datetime(_: JsonSerializer, doc: dict[str, Any]) -> Any:
         return value.astimezone(zone)  # same instant, so the wall time and fold come out right
     fold = _fold(doc)
     return value.replace(fold=fold) if fold else value
-
-
-def _parsed_value(
-    parse: Callable[[str], Any], errors: type[Exception] | tuple[type[Exception], ...]
-) -> Callable[[JsonSerializer, dict[str, Any]], Any]:
-    """A decoder for ``{"$type": ..., "value": "<text>"}`` documents whose text `parse` reads."""
-
-    def decode(_: JsonSerializer, doc: dict[str, Any]) -> Any:
-        _check_keys(doc, _K_VALUE)
-        try:
-            return parse(_need(doc, "value", str))
-        except errors as exc:
-            _fail_value(doc, exc)
-
-    return decode
 
 
 def _dec_time(_: JsonSerializer, doc: dict[str, Any]) -> Any:
@@ -839,7 +831,7 @@ def _dec_namedtuple(ser: JsonSerializer, doc: dict[str, Any]) -> Any:
 
 
 _DECODERS: dict[str, Callable[[JsonSerializer, dict[str, Any]], Any]] = {
-    "int": _dec_int,
+    "int": _parsed_value(int, ValueError),
     "float": _dec_float,
     "complex": _dec_complex,
     "tuple": _dec_tuple,

@@ -99,7 +99,7 @@ def check_steps(executions: list[Execution], workflows: int, lost_locks: set[str
     return ids
 
 
-def check_stored(cluster: Cluster, ids: set[str]) -> None:
+def check_stored(cluster: Cluster, ids: set[str], wait_ms: int) -> None:
     """A sample of the workflows is stored COMPLETE with value3 = value1 + value2 of its own index
     (the last step's journal line is written just before its instance is stored: wait a little)."""
     sample = random.sample(sorted(ids), min(SAMPLE, len(ids)))
@@ -117,7 +117,7 @@ def check_stored(cluster: Cluster, ids: set[str]) -> None:
     for instance in instances:
         data = instance.data
         assert isinstance(data, ThreeStepData), f"{instance.id} holds {data!r}"
-        expected = three_step_data(data.index)
+        expected = three_step_data(data.index, wait_ms)
         expected.value3 = expected.value1 + expected.value2
         assert data == expected, f"{instance.id} holds {data}, expected {expected}"
 
@@ -154,7 +154,7 @@ def _one_line(error: Exception) -> str:
     return lines[0] if len(lines) == 1 else f"{lines[0]} ... {lines[-1]}"
 
 
-def measure(stack: str, hosts: int, workflows: int, threads: int, timeout: float) -> RunResult:
+def measure(stack: str, hosts: int, workflows: int, threads: int, wait_ms: int, timeout: float) -> RunResult:
     """One run; a failure is recorded in the result (its folder kept), Ctrl-C propagates."""
     result = RunResult(stack, hosts, workflows)
     began = time.perf_counter()
@@ -163,7 +163,14 @@ def measure(stack: str, hosts: int, workflows: int, threads: int, timeout: float
         with Cluster(stack, workdir) as cluster:
             processes = cluster.spawn_hosts(hosts)
             driver = cluster.launch_driver(
-                "--start", f"0:{workflows}", "--workflow", "three-step", "--threads", str(threads)
+                "--start",
+                f"0:{workflows}",
+                "--workflow",
+                "three-step",
+                "--threads",
+                str(threads),
+                "--wait-ms",
+                str(wait_ms),
             )
             completion = Completion(cluster, driver, workflows)
             cluster.wait(completion, timeout, f"all {workflows} workflows to run their last step")
@@ -173,7 +180,7 @@ def measure(stack: str, hosts: int, workflows: int, threads: int, timeout: float
             assert drove is not None, f"the driver printed no result:\n{driver.tail()}"
             executions = cluster.executions()
             ids = check_steps(executions, workflows, cluster.lost_locks())
-            check_stored(cluster, ids)
+            check_stored(cluster, ids, wait_ms)
             cluster.stop(*processes)
         result.seconds = last - drove.first
         result.per_second = workflows / result.seconds
@@ -266,6 +273,12 @@ def parser() -> argparse.ArgumentParser:
         "--threads", type=int, default=DRIVER_THREADS, help=f"driver threads (default {DRIVER_THREADS})"
     )
     parser.add_argument(
+        "--step-wait-ms",
+        type=int,
+        default=0,
+        help="how long the middle step waits, standing for a call to another service (default 0: no I/O)",
+    )
+    parser.add_argument(
         "--timeout", type=float, default=120, help="seconds a run may take to complete (default 120)"
     )
     return parser
@@ -281,6 +294,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(given)
     if any(count < 1 for count in args.hosts) or (args.workflows is not None and args.workflows < 1):
         parser().error("host counts and --workflows must be >= 1")
+    if args.step_wait_ms < 0:
+        parser().error("--step-wait-ms must be >= 0")
     started_wall, started = time.time(), time.perf_counter()
     command, info = announce("LiteFlow cluster bench", "bench.cluster", given)
     skipped: dict[str, str] = {}
@@ -295,9 +310,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for stack in (name for name in args.stacks if name not in skipped):
             workflows = args.workflows or DEFAULT_WORKFLOWS[STACKS[stack].persistence]
             for hosts in args.hosts:
-                print(f"\n{stack}, {hosts} host(s), {workflows} workflows", flush=True)
-                results.append(measure(stack, hosts, workflows, args.threads, args.timeout))
-                print(summary(results[-1]), flush=True)
+                waits = f", the middle step waiting {args.step_wait_ms} ms" if args.step_wait_ms else ""
+                print(f"\n{stack}, {hosts} host(s), {workflows} workflows{waits}", flush=True)
+                result = measure(stack, hosts, workflows, args.threads, args.step_wait_ms, args.timeout)
+                results.append(result)
+                print(summary(result), flush=True)
     except KeyboardInterrupt:
         interrupted = True
         print("\ninterrupted: the run in progress was cleaned up; results so far follow")
@@ -319,6 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             },
             "settings": {
                 "driver_threads": args.threads,
+                "step_wait_ms": args.step_wait_ms,
                 "poll_interval_s": {store: every.total_seconds() for store, every in POLL_INTERVALS.items()},
                 "lock_lease_s": LONG_LEASES,
                 "sample_checked": SAMPLE,

@@ -129,8 +129,8 @@ def start_workflow(host: WorkflowHost, index: int, laps: int) -> str:
     return host.start_workflow("ClusterWorkflow", 1, new_data(index, laps))
 
 
-def start_three_step(host: WorkflowHost, index: int) -> str:
-    return host.start_workflow("ClusterThreeStep", 1, three_step_data(index))
+def start_three_step(host: WorkflowHost, index: int, wait_ms: int) -> str:
+    return host.start_workflow("ClusterThreeStep", 1, three_step_data(index, wait_ms))
 
 
 def publish_event(host: WorkflowHost, index: int) -> str:
@@ -154,6 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="what --start starts: ClusterWorkflow (the tests') or ThreeStepWorkflow (the benchmark's)",
     )
     parser.add_argument("--threads", type=int, default=DRIVER_THREADS, help="a driver's calls at once")
+    parser.add_argument(
+        "--wait-ms", type=int, default=0, help="three-step: how long its middle step waits (simulated I/O)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING,
@@ -163,7 +166,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = Run(args.stack, args.run_id, args.workdir, args.fast_recovery)
     if args.start is not None:
         starter = (
-            start_three_step if args.workflow == "three-step" else partial(start_workflow, laps=args.laps)
+            partial(start_three_step, wait_ms=args.wait_ms)
+            if args.workflow == "three-step"
+            else partial(start_workflow, laps=args.laps)
         )
         drive(run, args.start, starter, args.threads)
     elif args.publish is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -218,14 +219,16 @@ class ThreeStepData:
     value1: int = 0
     value2: int = 0
     value3: int = 0
+    #: How long AddNumbers waits, standing for a call to another service (I/O, not CPU).
+    wait_ms: int = 0
 
 
 #: One journal line per step of a `ThreeStepWorkflow`; "goodbye", the last, marks it done.
 THREE_STEP_LABELS = ("hello", "add", "goodbye")
 
 
-def three_step_data(index: int) -> ThreeStepData:
-    return ThreeStepData(index=index, value1=index, value2=3 * index + 1)
+def three_step_data(index: int, wait_ms: int = 0) -> ThreeStepData:
+    return ThreeStepData(index=index, value1=index, value2=3 * index + 1, wait_ms=wait_ms)
 
 
 class Hello(StepBody):
@@ -242,6 +245,9 @@ class AddNumbers(StepBody):
 
     def run(self, context: StepExecutionContext) -> ExecutionResult:
         _record(context, "add")
+        data = context.workflow.data
+        if isinstance(data, ThreeStepData) and data.wait_ms:
+            time.sleep(data.wait_ms / 1000)
         self.output = self.input1 + self.input2
         return ExecutionResult.next()
 

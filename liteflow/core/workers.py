@@ -210,10 +210,8 @@ class EventConsumer:
             services.persistence.terminate_subscription(subscription.id)
         finally:
             services.lock.release_lock(workflow_id)
-        if workflow is not None and workflow.status == WorkflowInstance.RUNNABLE:
-            # Queued when woken, and also when already due: a worker that found this instance
-            # locked by the delivery dropped it, counting on the lock holder to re-queue it.
-            services.wake_at_next_execution(workflow_id, utcnow() if woken else workflow.next_execution)
+        if woken and workflow is not None and workflow.status == WorkflowInstance.RUNNABLE:
+            services.queue.queue_work(QueueType.WORKFLOW, workflow_id)
         return True
 
     def _earliest_event(self, subscription: EventSubscription, event: Event) -> Event:

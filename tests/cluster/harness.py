@@ -30,7 +30,7 @@ from tests.cluster.workflow import (
 from tests.servers import require_azure, require_mongo, require_rabbitmq, require_redis
 from tests.support import wait_until
 
-__all__ = ["Cluster", "Outcome", "require_stack", "stack_unreachable"]
+__all__ = ["Cluster", "Outcome", "Process", "require_stack", "stack_unreachable"]
 
 ROOT = Path(__file__).resolve().parents[2]
 #: How often waits look at the journals; reading a few thousand lines takes about a millisecond.

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from liteflow.core import ExecutionPointer, WorkflowInstance
-from tests.cluster.harness import Cluster
+from tests.cluster.harness import Cluster, Process
 from tests.cluster.workflow import ClusterData, expected_labels
 
 __all__: list[str] = []
@@ -34,6 +34,16 @@ REACHABLE = len(FIRST_HALF) * len(expected_labels(0, LAPS)) + len(SECOND_HALF) *
 def stop_point() -> int:
     """A random moment after some progress and well before the first host runs out of work."""
     return random.randint(len(INSTANCES), REACHABLE - len(INSTANCES))
+
+
+def first_host_midway(cluster: Cluster, executions: int) -> Process:
+    """One host running every instance, with the first half's events published, once it has
+    made `executions` step executions."""
+    [first] = cluster.spawn_hosts(1)
+    cluster.start_workflows(INSTANCES, LAPS)
+    cluster.finish(cluster.publish_events(FIRST_HALF))
+    cluster.wait_for_executions(executions)
+    return first
 
 
 def stored_results(instances: list[WorkflowInstance]) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
@@ -61,10 +71,7 @@ def unfinished(instances: list[WorkflowInstance]) -> list[int]:
 def test_a_killed_host_is_resumed_by_a_new_one_without_rerunning_stored_steps(tmp_path: Path) -> None:
     kill_at = stop_point()
     with Cluster("sqlite", tmp_path) as cluster:
-        [first] = cluster.spawn_hosts(1)
-        cluster.start_workflows(INSTANCES, LAPS)
-        cluster.finish(cluster.publish_events(FIRST_HALF))
-        cluster.wait_for_executions(kill_at)
+        first = first_host_midway(cluster, kill_at)
         cluster.kill(first)
         stored = cluster.stored_instances(len(INSTANCES))
         complete, slept = stored_results(stored)
@@ -93,10 +100,7 @@ def test_a_killed_host_is_resumed_by_a_new_one_without_rerunning_stored_steps(tm
 def test_a_gracefully_stopped_host_leaves_nothing_to_run_twice(tmp_path: Path) -> None:
     stop_at = stop_point()
     with Cluster("sqlite", tmp_path) as cluster:
-        [first] = cluster.spawn_hosts(1)
-        cluster.start_workflows(INSTANCES, LAPS)
-        cluster.finish(cluster.publish_events(FIRST_HALF))
-        cluster.wait_for_executions(stop_at)
+        first = first_host_midway(cluster, stop_at)
         cluster.stop(first)
         assert unfinished(cluster.stored_instances(len(INSTANCES))), (
             f"every workflow finished before the stop at {stop_at} executions"

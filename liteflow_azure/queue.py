@@ -134,6 +134,10 @@ class AzureQueueProvider(QueueProvider):
         self._stopping.clear()
 
     def shutdown(self) -> None:
+        """Wake waiting consumers; there is no connection to release (each call is a request)."""
+        self.wake_dequeues()
+
+    def wake_dequeues(self) -> None:
         """Wake waiting consumers; completing items already received still works."""
         self._stopping.set()
         for target in self._queues.values():

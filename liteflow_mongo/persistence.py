@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from pymongo import ASCENDING, IndexModel, MongoClient, UpdateOne
 from pymongo.collection import Collection
+from pymongo.database import Database
 from pymongo.errors import (
     BulkWriteError,
     ConfigurationError,
@@ -20,6 +21,7 @@ from pymongo.errors import (
     PyMongoError,
 )
 
+from liteflow.core.changes import WorkflowChanges
 from liteflow.core.clock import utcnow
 from liteflow.core.errors import InvalidArgumentError, ProviderError
 from liteflow.core.models import Event, EventSubscription, ExecutionError, WorkflowInstance, new_id
@@ -39,6 +41,7 @@ from .documents import (
     workflow_document,
     workflow_from_document,
 )
+from .journal import ERRORS, EVENTS, JOURNAL, SUBSCRIPTIONS, Journal, journal_entries
 
 __all__ = ["MongoPersistenceProvider"]
 
@@ -48,11 +51,6 @@ T = TypeVar("T")
 Document = dict[str, Any]
 
 WORKFLOWS = "workflows"
-SUBSCRIPTIONS = "subscriptions"
-EVENTS = "events"
-ERRORS = "execution_errors"
-#: Subscriptions written with their instance, waiting to be copied to `subscriptions`.
-PENDING = "pending_subscriptions"
 
 _DUPLICATE_KEY = 11000
 _PURGE_BATCH = 500
@@ -69,7 +67,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         _index("status_next_execution", "status", "next_execution"),
         _index("create_time", "create_time"),
         _index("workflow_definition_id", "workflow_definition_id"),
-        _index("pending_event_name", f"{PENDING}.event_name"),
+        _index("journal_entries", f"{JOURNAL}._id"),
+        _index("journal_event_name", f"{JOURNAL}.event_name"),
     ],
     SUBSCRIPTIONS: [
         _index("event_match", "event_name", "event_key", "terminated", "subscribe_as_of"),
@@ -105,11 +104,11 @@ def _all_of(*conditions: Document) -> Document:
 class MongoPersistenceProvider(PersistenceProvider):
     """Stores workflows, subscriptions, events and errors in a MongoDB database.
 
-    Needs no multi-document transactions (standalone servers lack them): `persist_workflow`
-    writes the instance together with its new subscriptions, embedded in its document as
-    ``pending_subscriptions``, in one atomic update; it then copies them to ``subscriptions``
-    and clears them. If the process dies in between, `get_subscriptions` finishes the copy
-    before it answers, so a subscription written with its step result is never lost.
+    Needs no multi-document transactions (standalone servers lack them): `persist_changes`
+    writes the instance together with everything its pass produced (subscriptions, errors,
+    events, event marks), embedded in its document as a journal, in one atomic update; the
+    journal is then applied to the other collections. If the process dies in between, the
+    next reader applies it (see `liteflow_mongo.journal`), so nothing a pass wrote is lost.
 
     The server must answer a ping within `server_selection_timeout` seconds at construction.
     Later, while the server cannot be reached, every operation is retried (with backoff) for
@@ -134,13 +133,31 @@ class MongoPersistenceProvider(PersistenceProvider):
             raise InvalidArgumentError(f"database must be a non-empty name, got {database!r}")
         if serializer is not None and not isinstance(serializer, Serializer):
             raise InvalidArgumentError(f"serializer must be a Serializer, got {type(serializer).__name__}")
-        timeout_ms = int(_positive(server_selection_timeout, "server_selection_timeout") * 1000)
+        self._timeout_ms = int(_positive(server_selection_timeout, "server_selection_timeout") * 1000)
         self._retry_timeout = _positive(retry_timeout, "retry_timeout")
         self._serializer = serializer or DEFAULT_SERIALIZER
+        self._connection_string = connection_string
+        self._database = database
         self.address = _address(connection_string)
+        self._client: MongoClient[Document] | None = None
+        self._client_lock = threading.Lock()
+        self._connected()
+        self._indexes_ready = False
+        self._indexes_lock = threading.Lock()
+        self._journal = Journal(self._call, self._collection, self._insert_once, WORKFLOWS)
+
+    def _connected(self) -> Database[Document]:
+        """The database, connecting (again, after `close`) when there is no client."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = self._connect()
+            return self._client[self._database]
+
+    def _connect(self) -> MongoClient[Document]:
+        timeout_ms = self._timeout_ms
         try:
-            self._client: MongoClient[Document] = MongoClient(
-                connection_string,
+            client: MongoClient[Document] = MongoClient(
+                self._connection_string,
                 tz_aware=True,
                 tzinfo=timezone.utc,
                 serverSelectionTimeoutMS=timeout_ms,
@@ -152,28 +169,27 @@ class MongoPersistenceProvider(PersistenceProvider):
         except (ConfigurationError, ValueError, TypeError) as exc:
             raise InvalidArgumentError(f"invalid MongoDB connection string {self.address!r}: {exc}") from exc
         try:
-            self._db = self._client[database]
-            self._client.admin.command("ping")
+            client[self._database]
+            client.admin.command("ping")
         except InvalidName as exc:
-            self._client.close()
-            raise InvalidArgumentError(f"invalid MongoDB database name {database!r}: {exc}") from exc
+            client.close()
+            raise InvalidArgumentError(f"invalid MongoDB database name {self._database!r}: {exc}") from exc
         except ConnectionFailure as exc:
-            self._client.close()
+            client.close()
             raise ProviderError(
-                f"MongoDB at {self.address} did not answer within {server_selection_timeout} s: {exc}"
+                f"MongoDB at {self.address} did not answer within {timeout_ms / 1000:g} s: {exc}"
             ) from exc
         except PyMongoError as exc:  # it answered, but refused us (authentication, TLS, ...)
-            self._client.close()
+            client.close()
             raise ProviderError(f"MongoDB at {self.address} rejected the connection: {exc}") from exc
-        self._indexes_ready = False
-        self._indexes_lock = threading.Lock()
+        return client
 
     @property
     def database_name(self) -> str:
-        return self._db.name
+        return self._database
 
     def __repr__(self) -> str:
-        return f"MongoPersistenceProvider({self.address!r}, {self._db.name!r})"
+        return f"MongoPersistenceProvider({self.address!r}, {self._database!r})"
 
     # ------------------------------------------------------------------ plumbing
 
@@ -217,7 +233,7 @@ class MongoPersistenceProvider(PersistenceProvider):
 
     def _create_indexes(self) -> None:
         for name, indexes in INDEXES.items():
-            self._call(f"create indexes on {name}", partial(self._db[name].create_indexes, indexes))
+            self._call(f"create indexes on {name}", partial(self._connected()[name].create_indexes, indexes))
         self._indexes_ready = True
 
     def _collection(self, name: str) -> Collection[Document]:
@@ -226,7 +242,7 @@ class MongoPersistenceProvider(PersistenceProvider):
             with self._indexes_lock:
                 if not self._indexes_ready:
                     self._create_indexes()
-        return self._db[name]
+        return self._connected()[name]
 
     def _insert_once(self, name: str, documents: Sequence[Document], what: str) -> None:
         """Insert documents by ``_id``, leaving any that already exist untouched.
@@ -266,7 +282,11 @@ class MongoPersistenceProvider(PersistenceProvider):
             self._create_indexes()
 
     def close(self) -> None:
-        self._client.close()
+        """Close the connections; a later call connects again."""
+        with self._client_lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
     # ------------------------------------------------------------------ workflows
 
@@ -280,51 +300,56 @@ class MongoPersistenceProvider(PersistenceProvider):
     def persist_workflow(
         self, workflow: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()
     ) -> None:
+        self.persist_changes(WorkflowChanges(workflow, subscriptions=list(subscriptions)))
+
+    def persist_changes(self, changes: WorkflowChanges) -> None:
+        """One atomic update of the instance's document, its journal included; then the journal
+        is applied (see `liteflow_mongo.journal`)."""
+        workflow = changes.workflow
         if not workflow.id:
             raise InvalidArgumentError(
                 "persist_workflow() needs an instance with an id; create_workflow() it first"
             )
         document = workflow_document(self._serializer, workflow)
-        for subscription in subscriptions:
-            if not subscription.id:
-                subscription.id = new_id()
-        pending = [subscription_document(subscription) for subscription in subscriptions]
-        self._write_workflow(workflow.id, document, pending)
-        if pending:
-            self._move_pending(workflow.id, pending)
+        entries = journal_entries(self._serializer, changes)
+        if changes.events:
+            self._refuse_existing_events([event.id for event in changes.events], workflow.id)
+        self._write_workflow(workflow.id, document, entries)
+        self._journal.apply(workflow.id, entries)
 
-    def _write_workflow(self, workflow_id: str, document: Document, pending: list[Document]) -> None:
-        """One atomic update: the instance's fields and its new subscriptions.
+    def _refuse_existing_events(self, event_ids: list[str], workflow_id: str) -> None:
+        events = self._collection(EVENTS)
+        taken = self._call(
+            f"check the new events of workflow {workflow_id}",
+            lambda: ids_of(events.find({"_id": {"$in": event_ids}}, {"_id": 1})),
+        )
+        if taken:
+            raise InvalidArgumentError(f"cannot write workflow {workflow_id}: events {taken} exist")
 
-        ``$addToSet`` keeps subscriptions still pending from an interrupted earlier persist
-        (a ``replace`` would drop them) and makes a retried write add nothing twice.
+    def _write_workflow(self, workflow_id: str, document: Document, entries: list[Document]) -> None:
+        """One atomic update: the instance's fields and its journal entries.
+
+        ``$addToSet`` keeps entries left by an interrupted earlier write (a ``replace`` would
+        drop them) and makes a retried write add nothing twice.
         """
         update: Document = {"$set": document}
-        if pending:
-            update["$addToSet"] = {PENDING: {"$each": pending}}
+        if entries:
+            update["$addToSet"] = {JOURNAL: {"$each": entries}}
         workflows = self._collection(WORKFLOWS)
         self._call(
             f"write workflow {workflow_id}",
             lambda: workflows.update_one({"_id": workflow_id}, update, upsert=True),
         )
 
-    def _move_pending(self, workflow_id: str, pending: Sequence[Document]) -> None:
-        """Copy pending subscriptions to `subscriptions`, then drop exactly those from the instance."""
-        self._insert_once(SUBSCRIPTIONS, pending, f"create subscriptions of workflow {workflow_id}")
-        moved = ids_of(pending)
-        workflows = self._collection(WORKFLOWS)
-        self._call(
-            f"clear pending subscriptions of workflow {workflow_id}",
-            lambda: workflows.update_one({"_id": workflow_id}, {"$pull": {PENDING: {"_id": {"$in": moved}}}}),
-        )
-
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance | None:
         workflows = self._collection(WORKFLOWS)
         document = self._call(
-            f"load workflow {workflow_id}",
-            lambda: workflows.find_one({"_id": workflow_id}, {PENDING: 0}),
+            f"load workflow {workflow_id}", lambda: workflows.find_one({"_id": workflow_id})
         )
-        return None if document is None else workflow_from_document(self._serializer, document)
+        if document is None:
+            return None
+        self._journal.apply(workflow_id, document.pop(JOURNAL, None) or ())
+        return workflow_from_document(self._serializer, document)
 
     def get_workflow_instances(
         self,
@@ -353,7 +378,7 @@ class MongoPersistenceProvider(PersistenceProvider):
         documents = self._call(
             "query workflows",
             lambda: list(
-                workflows.find(query, {PENDING: 0}).sort(time_sort("create_time")).skip(skip).limit(take)
+                workflows.find(query, {JOURNAL: 0}).sort(time_sort("create_time")).skip(skip).limit(take)
             ),
         )
         return [workflow_from_document(self._serializer, document) for document in documents]
@@ -417,7 +442,10 @@ class MongoPersistenceProvider(PersistenceProvider):
     def get_subscriptions(
         self, event_name: str, event_key: str | None, as_of: datetime
     ) -> list[EventSubscription]:
-        self._repair_pending(event_name, event_key)
+        self._journal.repair(
+            {JOURNAL: {"$elemMatch": {"event_name": event_name, "event_key": event_key}}},
+            f"find journalled subscriptions to {event_name}/{event_key}",
+        )
         query = _all_of(
             {"event_name": event_name, "event_key": event_key, "terminated": False},
             time_filter("subscribe_as_of", "$lte", as_of, or_unset=True),
@@ -428,28 +456,6 @@ class MongoPersistenceProvider(PersistenceProvider):
             lambda: list(subscriptions.find(query).sort(time_sort("subscribe_as_of"))),
         )
         return [subscription_from_document(document) for document in documents]
-
-    def _repair_pending(self, event_name: str, event_key: str | None) -> None:
-        """Finish moving subscriptions to (name, key) that a persist left in its instance."""
-        workflows = self._collection(WORKFLOWS)
-        owners = self._call(
-            f"find pending subscriptions to {event_name}/{event_key}",
-            lambda: list(
-                workflows.find(
-                    {PENDING: {"$elemMatch": {"event_name": event_name, "event_key": event_key}}},
-                    {PENDING: 1},
-                )
-            ),
-        )
-        for owner in owners:
-            _log.info(
-                "moving %d pending subscription(s) of workflow %s into %s (left by an interrupted "
-                "or concurrent persist)",
-                len(owner[PENDING]),
-                owner["_id"],
-                SUBSCRIPTIONS,
-            )
-            self._move_pending(owner["_id"], owner[PENDING])
 
     def terminate_subscription(self, subscription_id: str) -> None:
         """Marks rather than deletes, so a late repair of the same subscription cannot revive it."""
@@ -475,6 +481,9 @@ class MongoPersistenceProvider(PersistenceProvider):
         return None if document is None else event_from_document(self._serializer, document)
 
     def get_runnable_events(self, as_at: datetime | None = None) -> list[str]:
+        """Also applies any journal an interrupted write left (the poller calls this every
+        interval), so an event or mark written only there is not lost."""
+        self._journal.repair({}, "find interrupted journals")
         query = _all_of(
             {"is_processed": False},
             time_filter("event_time", "$lte", utcnow() if as_at is None else as_at, or_unset=True),
@@ -520,6 +529,7 @@ class MongoPersistenceProvider(PersistenceProvider):
         self._insert_once(ERRORS, documents, "record execution errors")
 
     def get_errors(self, workflow_id: str) -> list[ExecutionError]:
+        self._journal.repair({"_id": workflow_id}, f"find the journal of workflow {workflow_id}")
         errors = self._collection(ERRORS)
         documents = self._call(
             f"load errors of workflow {workflow_id}",

@@ -78,6 +78,8 @@ class _Consumer(_Link):
         #: Held by the owner while it uses the connection, and by ``shutdown`` to close it.
         self.lock = threading.Lock()
         self.stopping = False
+        #: Set by ``wake_dequeues``: take nothing more, but deliveries in hand can still be acked.
+        self.draining = False
         #: Set when the broker cancels a consumer (its queue was deleted): reconnect to redeclare.
         self.cancelled = False
         self._buffers: dict[str, deque[tuple[int, bytes]]] = {}
@@ -102,7 +104,7 @@ class _Consumer(_Link):
                     buffer.append((method.delivery_tag, body))
 
             self.channel.basic_consume(name, on_message)
-        while not self.stopping:
+        while not self.stopping and not self.draining:
             if buffer:
                 tag, body = buffer.popleft()
                 data = body.decode("utf-8", errors="replace")
@@ -210,6 +212,7 @@ class RabbitMQQueueProvider(QueueProvider):
         #: Guards the consumer registry and the generation; notified by ``shutdown``.
         self._state = threading.Condition()
         self._generation = 0
+        self._draining = False
         self._consumers: list[_Consumer] = []
         self._keepalive_generation: int | None = None
         self._local = _ThreadState()
@@ -262,6 +265,9 @@ class RabbitMQQueueProvider(QueueProvider):
             if self._publisher is None:
                 self._publisher = self._open_link()
         with self._state:
+            self._draining = False
+            for consumer in self._consumers:
+                consumer.draining = False
             if self._keepalive_generation == self._generation:
                 return
             self._keepalive_generation = self._generation
@@ -327,6 +333,8 @@ class RabbitMQQueueProvider(QueueProvider):
         name = self._queue_name(queue)
         deadline = time.monotonic() + self._dequeue_timeout
         with self._state:
+            if self._draining:
+                return None
             generation = self._generation
         while True:
             consumer = self._thread_consumer(generation)
@@ -417,8 +425,19 @@ class RabbitMQQueueProvider(QueueProvider):
         """Wait until `until` (monotonic); True as soon as ``shutdown`` has been called."""
         with self._state:
             return self._state.wait_for(
-                lambda: self._generation != generation, max(0.0, until - time.monotonic())
+                lambda: self._generation != generation or self._draining, max(0.0, until - time.monotonic())
             )
+
+    def wake_dequeues(self) -> None:
+        """Make dequeues return None until `start`, keeping connections open so that the
+        deliveries in hand can still be acknowledged."""
+        with self._state:
+            self._draining = True
+            consumers = list(self._consumers)
+            self._state.notify_all()
+        for consumer in consumers:
+            consumer.draining = True
+            consumer.wake()
 
     def shutdown(self) -> None:
         """Wake blocked dequeues and close every connection; ids not yet completed go back to

@@ -180,7 +180,7 @@ class WorkflowBuilder:
                     f"attach('{target_id}') on step {step.id} ({step.display_name}): no step has "
                     f"that id (known ids: {known})"
                 )
-            step.outcomes.append(StepOutcome(target.id))
+            step.outcomes.append(StepOutcome(target.id, jump=True))
         self._attachments.clear()
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from .callables import bind_arity, describe
+from .errors import WorkflowDefinitionError
 from .models import ExecutionPointer, WorkflowInstance
 from .primitives import ContainerStepBody, InlineStep
 from .step import StepBody, StepExecutionContext
@@ -44,16 +45,23 @@ class IOMapping:
 
 
 class StepOutcome:
-    """An edge to the next step, taken when the step's outcome matches `value` (None matches all)."""
+    """An edge to the next step, taken when the step's outcome matches `value` (None matches all).
 
-    __slots__ = ("label", "next_step", "value")
+    A `jump` (made by ``attach``) may lead out of the blocks its step is in: taking it leaves
+    them, so the steps after those blocks do not run for it.
+    """
+
+    __slots__ = ("jump", "label", "next_step", "value")
 
     _ANY = object()
 
-    def __init__(self, next_step: int, value: Any = _ANY, label: str | None = None) -> None:
+    def __init__(
+        self, next_step: int, value: Any = _ANY, label: str | None = None, jump: bool = False
+    ) -> None:
         self.next_step = next_step
         self.value = value
         self.label = label
+        self.jump = jump
 
     def matches(self, outcome_value: Any) -> bool:
         return self.value is StepOutcome._ANY or self.value == outcome_value
@@ -112,6 +120,10 @@ class WorkflowStep:
         self.resume_children_after_compensation: bool = True
         self.revert_children_after_compensation: bool = False
         self.parent_id: int | None = None
+        #: The container step whose block this step is in (None: the workflow's own chain).
+        self.block_id: int | None = None
+        #: Whether this step undoes another (or is inside a compensation sequence).
+        self.is_compensation: bool = False
 
     @property
     def display_name(self) -> str:
@@ -120,6 +132,11 @@ class WorkflowStep:
     @property
     def is_container(self) -> bool:
         return isinstance(self.body, type) and issubclass(self.body, ContainerStepBody)
+
+    @property
+    def is_transaction(self) -> bool:
+        """A container that changes how its children are compensated (a saga)."""
+        return not self.resume_children_after_compensation or self.revert_children_after_compensation
 
     def construct_body(self) -> StepBody:
         body = self.body
@@ -159,6 +176,7 @@ class WorkflowDefinition:
         self.default_error_retry_interval = default_error_retry_interval
         self.data_type = data_type
         self.description = description
+        _assign_blocks(steps, initial_step_id)
 
     @property
     def initial_step(self) -> WorkflowStep:
@@ -171,3 +189,37 @@ class WorkflowDefinition:
 
     def __repr__(self) -> str:
         return f"WorkflowDefinition(id={self.id!r}, version={self.version}, steps={len(self.steps)})"
+
+
+def _assign_blocks(steps: list[WorkflowStep], initial_step_id: int) -> None:
+    """Set each step's `block_id` and `is_compensation`, and check that every jump leads to
+    a step of its own block or of one around it (a jump cannot enter a block from outside)."""
+    seen: set[int] = set()
+    pending: list[tuple[int, int | None, bool]] = [(initial_step_id, None, False)]
+    while pending:
+        step_id, block_id, compensation = pending.pop()
+        if step_id in seen:
+            continue
+        seen.add(step_id)
+        step = steps[step_id]
+        step.block_id = block_id
+        step.is_compensation = compensation
+        pending += [(o.next_step, block_id, compensation) for o in step.outcomes if not o.jump]
+        pending += [(child_id, step.id, compensation) for child_id in step.children]
+        if step.compensation_step_id is not None:
+            pending.append((step.compensation_step_id, block_id, True))
+    for step in steps:
+        for outcome in step.outcomes:
+            if outcome.jump and steps[outcome.next_step].block_id not in _enclosing_blocks(steps, step):
+                raise WorkflowDefinitionError(
+                    f"attach() on step {step.id} ({step.display_name}) jumps into a block that step "
+                    f"{outcome.next_step} ({steps[outcome.next_step].display_name}) is in; a jump can "
+                    "only lead to a step of its own block or of a block around it"
+                )
+
+
+def _enclosing_blocks(steps: list[WorkflowStep], step: WorkflowStep) -> list[int | None]:
+    blocks: list[int | None] = [step.block_id]
+    while blocks[-1] is not None:
+        blocks.append(steps[blocks[-1]].block_id)
+    return blocks

@@ -90,6 +90,8 @@ class WorkflowExecutor:
             pointer.status = ExecutionPointer.FAILED
             workflow.status = WorkflowInstance.SUSPENDED
             return
+        if self._processor.finish_compensation(workflow, definition, pointer, step, now):
+            return
         if pointer.start_time is None:
             pointer.start_time = now
         pointer.status = ExecutionPointer.RUNNING

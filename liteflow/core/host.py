@@ -8,18 +8,21 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
+from .changes import WorkflowChanges
 from .clock import to_utc, utcnow
 from .errors import HostStateError, InvalidArgumentError, WorkflowNotFoundError
 from .executor import WorkflowExecutor
 from .models import Event, WorkflowInstance, event_key_text
 from .options import HostOptions
+from .passes import PassRunner
 from .pointers import genesis_pointer
 from .primitives import child_completion_event
 from .providers import LockProvider, PersistenceProvider, QueueProvider, QueueType
 from .registry import WorkflowRegistry
 from .result_processor import ResultProcessor
 from .scheduler import WakeUpScheduler
-from .workers import EventConsumer, RunnablePoller, Services, WorkflowConsumer
+from .worker_services import Services
+from .workers import EventConsumer, RunnablePoller, WorkflowConsumer
 from .workflow import Workflow
 
 __all__ = ["WorkflowHost"]
@@ -51,7 +54,6 @@ class WorkflowHost:
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._running = False
-        self._services: Services | None = None
 
     @property
     def _persistence_service(self) -> PersistenceProvider:
@@ -89,11 +91,10 @@ class WorkflowHost:
                 self._scheduler,
                 self.options,
                 self._stopping,
-                self.notify_parent,
             )
-            self._services = services
-            events = EventConsumer(services)
-            workflows = WorkflowConsumer(services, self._executor, events)
+            runner = PassRunner(services, self._executor)
+            events = EventConsumer(services, runner)
+            workflows = WorkflowConsumer(services, runner)
             poller = RunnablePoller(services)
             targets = [
                 (f"liteflow-workflow-{n}", workflows.run)
@@ -114,20 +115,21 @@ class WorkflowHost:
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop taking work, wait up to `timeout` seconds (default: the shutdown_timeout
-        option) for running steps to finish, then release locks and return."""
+        option) for running steps to finish, then release locks and connections and return.
+
+        Items in hand are finished and acknowledged before the queue shuts (a queue with
+        redelivery would otherwise hand them out again after a restart); `start()` connects
+        the providers again.
+        """
         with self._state_lock:
             if not self._running:
                 return
             self._running = False
             self._stopping.set()
             scheduler_thread = self._scheduler.stop()
+            self.queue_service.wake_dequeues()
             limit = self.options.shutdown_timeout.total_seconds() if timeout is None else timeout
             deadline = time.monotonic() + limit
-            # Items in hand are finished and acknowledged first: a queue with redelivery
-            # would otherwise hand them out again after the restart.
-            if self._services is not None:
-                self._services.wait_until_idle(limit)
-            self.queue_service.shutdown()
             threads = [*self._threads, *([scheduler_thread] if scheduler_thread else [])]
             for thread in threads:
                 thread.join(max(0.0, deadline - time.monotonic()))
@@ -140,7 +142,10 @@ class WorkflowHost:
                     limit,
                     ", ".join(stragglers),
                 )
+            self.queue_service.shutdown()
             self.lock_service.shutdown()
+            if not stragglers:
+                self.persistence_service.close()
         self._logger.info("workflow host stopped")
 
     def __enter__(self) -> WorkflowHost:
@@ -211,13 +216,6 @@ class WorkflowHost:
         self._logger.debug("published event %s/%s: %s", event_name, event.event_key, event_id)
         return event_id
 
-    def notify_parent(self, instance: WorkflowInstance) -> None:
-        """Tell a finished child's parent workflow, before the child's final state is stored
-        (a crash in between repeats the news; the parent takes only the first)."""
-        event = child_completion_event(instance)
-        if event is not None:
-            self.publish_event(*event)
-
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance:
         instance = self.persistence_service.get_workflow_instance(workflow_id)
         if instance is None:
@@ -275,14 +273,19 @@ class WorkflowHost:
             if status == WorkflowInstance.TERMINATED:
                 instance.complete_time = utcnow()
                 instance.next_execution = None
-                self.notify_parent(instance)
             elif status == WorkflowInstance.RUNNABLE:
                 instance.next_execution = utcnow()
             else:
                 instance.next_execution = None
-            self.persistence_service.persist_workflow(instance)
+            changes = WorkflowChanges(instance)
+            finished = child_completion_event(instance)
+            if finished is not None:  # a terminated child's parent is told in the same write
+                changes.events.append(finished)
+            self.persistence_service.persist_changes(changes)
         finally:
             self.lock_service.release_lock(workflow_id)
+        for event in changes.events:
+            self.queue_service.queue_work(QueueType.EVENT, event.id)
         if status == WorkflowInstance.RUNNABLE:
             self.queue_service.queue_work(QueueType.WORKFLOW, workflow_id)
         return True

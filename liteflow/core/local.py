@@ -22,6 +22,11 @@ class SingleNodeQueueProvider(QueueProvider):
         self._queues: dict[QueueType, deque[str]] = {queue: deque() for queue in QueueType}
         self._waiting: dict[QueueType, set[str]] = {queue: set() for queue in QueueType}
         self._generation = 0
+        self._draining = False
+
+    def start(self) -> None:
+        with self._mutex:
+            self._draining = False
 
     def queue_work(self, queue: QueueType, data: str) -> None:
         queue = QueueType(queue)
@@ -37,6 +42,8 @@ class SingleNodeQueueProvider(QueueProvider):
         condition = self._conditions[queue]
         with self._mutex:
             items = self._queues[queue]
+            if self._draining:
+                return None
             if not items:
                 generation = self._generation
                 condition.wait_for(
@@ -50,11 +57,16 @@ class SingleNodeQueueProvider(QueueProvider):
                 condition.notify()
             return data
 
-    def shutdown(self) -> None:
+    def wake_dequeues(self) -> None:
         with self._mutex:
+            self._draining = True
             self._generation += 1
             for condition in self._conditions.values():
                 condition.notify_all()
+
+    def shutdown(self) -> None:
+        """Nothing to release: the queues live in this process (and keep their items)."""
+        self.wake_dequeues()
 
     def __len__(self) -> int:
         with self._mutex:

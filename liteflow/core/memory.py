@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from .changes import WorkflowChanges
 from .clock import to_utc, utcnow
+from .errors import InvalidArgumentError
 from .models import Event, EventSubscription, ExecutionError, WorkflowInstance, new_id
 from .providers import PersistenceProvider
 
@@ -57,10 +59,26 @@ class MemoryPersistenceProvider(PersistenceProvider):
     def persist_workflow(
         self, workflow: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()
     ) -> None:
+        self.persist_changes(WorkflowChanges(workflow, subscriptions=list(subscriptions)))
+
+    def persist_changes(self, changes: WorkflowChanges) -> None:
+        """Everything is checked before anything changes, and it all changes under one lock."""
         with self._lock:
-            self._store(workflow)
-            for subscription in subscriptions:
+            taken = [event.id for event in changes.events if event.id and event.id in self._events]
+            taken += [s.id for s in changes.subscriptions if s.id and s.id in self._subscriptions]
+            if taken:
+                raise InvalidArgumentError(f"cannot write workflow {changes.workflow.id}: ids {taken} exist")
+            self._store(changes.workflow)
+            for subscription in changes.subscriptions:
                 self._add_subscription(subscription)
+            for subscription_id in changes.ended_subscriptions:
+                self.terminate_subscription(subscription_id)
+            if changes.errors:
+                self.persist_errors(changes.errors)
+            for event in changes.events:
+                self.create_event(event)
+            for event_id, processed in changes.event_marks.items():
+                self._mark_event(event_id, processed)
 
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance | None:
         with self._lock:
@@ -184,17 +202,20 @@ class MemoryPersistenceProvider(PersistenceProvider):
             return [event.id for event in found]
 
     def mark_event_processed(self, event_id: str) -> None:
-        with self._lock:
-            event = self._events.get(event_id)
-            if event is not None:
-                event.is_processed = True
-                self._unprocessed.discard(event_id)
+        self._mark_event(event_id, True)
 
     def mark_event_unprocessed(self, event_id: str) -> None:
+        self._mark_event(event_id, False)
+
+    def _mark_event(self, event_id: str, processed: bool) -> None:
         with self._lock:
             event = self._events.get(event_id)
-            if event is not None:
-                event.is_processed = False
+            if event is None:
+                return
+            event.is_processed = processed
+            if processed:
+                self._unprocessed.discard(event_id)
+            else:
                 self._unprocessed.add(event_id)
 
     def persist_errors(self, errors: Sequence[ExecutionError]) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from .callables import bind_arity, describe
 from .clock import MIN_TIME, to_timedelta, utcnow
 from .errors import LiteFlowError
-from .models import WorkflowInstance
+from .models import Event, WorkflowInstance
 from .step import ExecutionResult, StepBody, StepExecutionContext
 
 __all__ = [
@@ -315,11 +315,17 @@ class SubWorkflow(StepBody):
         return result
 
 
-def child_completion_event(workflow: WorkflowInstance) -> tuple[str, str, dict[str, Any]] | None:
-    """The event telling a parent that this child finished, if it has a parent and finished."""
+def child_completion_event(workflow: WorkflowInstance) -> Event | None:
+    """The event telling a parent that this child finished, if it has a parent and finished;
+    it is written with the child's final state, in the same atomic write."""
     if workflow.parent_workflow_id is None or workflow.status not in (
         WorkflowInstance.COMPLETE,
         WorkflowInstance.TERMINATED,
     ):
         return None
-    return CHILD_COMPLETED_EVENT, workflow.id, {"status": workflow.status, "data": workflow.data}
+    event = Event()
+    event.event_name = CHILD_COMPLETED_EVENT
+    event.event_key = workflow.id
+    event.event_data = {"status": workflow.status, "data": workflow.data}
+    event.event_time = utcnow()
+    return event

@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
 
+from .changes import WorkflowChanges
 from .models import Event, EventSubscription, ExecutionError, WorkflowInstance
 
 __all__ = [
@@ -37,7 +38,7 @@ class PersistenceProvider(ABC):
         """Prepare storage (tables, indexes); called by the host before it runs anything."""
 
     def close(self) -> None:
-        """Release connections; the provider is not used afterwards."""
+        """Release connections (``host.stop()`` calls it); a later call opens them again."""
 
     @abstractmethod
     def create_workflow(self, workflow: WorkflowInstance) -> str:
@@ -48,6 +49,29 @@ class PersistenceProvider(ABC):
         self, workflow: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()
     ) -> None:
         """Replace the stored instance and create `subscriptions`, all or nothing."""
+
+    def persist_changes(self, changes: WorkflowChanges) -> None:
+        """Write the instance and everything its pass produced in ONE atomic operation: when it
+        raises, the store is as it was before. Ids missing on new subscriptions and events
+        are assigned.
+
+        This default writes them one after another and is not atomic (a crash in between
+        leaves part of a pass): a provider overrides it with a transaction or a single
+        document update. The conformance suite checks that.
+        """
+        workflow = changes.workflow
+        if changes.errors:
+            self.persist_errors(changes.errors)
+        for event in changes.events:
+            self.create_event(event)
+        self.persist_workflow(workflow, changes.subscriptions)
+        for subscription_id in changes.ended_subscriptions:
+            self.terminate_subscription(subscription_id)
+        for event_id, processed in changes.event_marks.items():
+            if processed:
+                self.mark_event_processed(event_id)
+            else:
+                self.mark_event_unprocessed(event_id)
 
     @abstractmethod
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance | None:
@@ -142,8 +166,18 @@ class QueueProvider(ABC):
     def start(self) -> None:
         """Connect and declare queues; called by the host before it dequeues."""
 
+    def wake_dequeues(self) -> None:
+        """Make blocked and later ``dequeue_work`` calls return None promptly, until `start`;
+        unlike `shutdown`, items already dequeued can still be completed.
+
+        The host calls it when it stops, so its workers finish the items in hand and exit
+        without waiting for a dequeue to time out. By default a blocked dequeue just runs to
+        the end of its own bounded wait.
+        """
+
     def shutdown(self) -> None:
-        """Make blocked ``dequeue_work`` calls return promptly; the provider may be started again."""
+        """Make blocked ``dequeue_work`` calls return promptly and release connections; the
+        provider may be started again."""
 
     @abstractmethod
     def queue_work(self, queue: QueueType, data: str) -> None:

@@ -20,6 +20,9 @@ from .step import ExecutionResult
 
 __all__ = ["ExecutionReport", "ResultProcessor"]
 
+#: In a saga's persistence data while its compensations run.
+_COMPENSATING = "compensating"
+
 
 class ExecutionReport:
     """What one pass over an instance produced besides the instance itself."""
@@ -56,6 +59,7 @@ class ResultProcessor:
         if result.event_name is not None:
             self._subscribe(workflow, pointer, step, result, report, now)
         if result.proceed:
+            pointer.event_data = None  # the step's outputs have taken what they need
             self._complete(workflow, definition, pointer, step, result, now)
         elif result.branch_values:
             for item in result.branch_values:
@@ -75,7 +79,7 @@ class ResultProcessor:
         pointer.active = False
         pointer.end_time = now
         pointer.status = ExecutionPointer.COMPLETE
-        self._follow_outcomes(workflow, definition, pointer, step, result.outcome_value)
+        self._follow_outcomes(workflow, definition, pointer, step, result.outcome_value, now)
         for waiting in workflow.execution_pointers:
             if (
                 waiting.status == ExecutionPointer.PENDING_PREDECESSOR
@@ -84,17 +88,59 @@ class ResultProcessor:
                 waiting.status = ExecutionPointer.PENDING
                 waiting.active = True
 
-    @staticmethod
     def _follow_outcomes(
+        self,
         workflow: WorkflowInstance,
         definition: WorkflowDefinition,
         pointer: ExecutionPointer,
         step: WorkflowStep,
         outcome_value: object,
+        now: datetime,
+        after: ExecutionPointer | None = None,
     ) -> None:
+        """Add the pointers of the steps the outcome leads to; with `after`, they wait for that
+        pointer (the last compensation) to complete first."""
         for outcome in step.outcomes:
-            if outcome.matches(outcome_value):
-                workflow.execution_pointers.append(next_pointer(pointer, definition.steps[outcome.next_step]))
+            if not outcome.matches(outcome_value):
+                continue
+            target = definition.steps[outcome.next_step]
+            following = next_pointer(pointer, target)
+            if outcome.jump:
+                following.scope = self._leave_blocks(workflow, definition, pointer, target, now)
+            if after is not None:
+                following.predecessor_id = after.id
+                following.active = False
+                following.status = ExecutionPointer.PENDING_PREDECESSOR
+            workflow.execution_pointers.append(following)
+
+    def _leave_blocks(
+        self,
+        workflow: WorkflowInstance,
+        definition: WorkflowDefinition,
+        pointer: ExecutionPointer,
+        target: WorkflowStep,
+        now: datetime,
+    ) -> list[str]:
+        """A jump leaves every block between `pointer` and the target's block: those containers
+        end (without moving on after themselves), with whatever still runs inside them.
+        Returns the scope the target runs in."""
+        scope = pointer.scope
+        depth = len(scope)
+        for index, container_id in enumerate(scope):
+            container = workflow.find_pointer(container_id)
+            if container is not None and container.step_id == target.block_id:
+                depth = index
+                break
+        left = set(scope[:depth])
+        if left:
+            for other in workflow.execution_pointers:
+                if other.end_time is None and (other.id in left or left.intersection(other.scope)):
+                    self._stop(
+                        other,
+                        ExecutionPointer.COMPLETE if other.id in left else ExecutionPointer.CANCELLED,
+                        now,
+                    )
+        return list(scope[depth:])
 
     @staticmethod
     def _subscribe(
@@ -222,15 +268,22 @@ class ResultProcessor:
     def _in_compensable_scope(
         workflow: WorkflowInstance, definition: WorkflowDefinition, pointer: ExecutionPointer
     ) -> bool:
-        """Whether the failing step, or a container around it, has something to undo."""
-        for pointer_id in (pointer.id, *pointer.scope):
-            scope_pointer = workflow.find_pointer(pointer_id)
-            if scope_pointer is None:
-                continue
-            scope_step = definition.steps[scope_pointer.step_id]
-            if scope_step.compensation_step_id is not None or scope_step.revert_children_after_compensation:
-                return True
-        return False
+        """Whether the failing step, or a container around it, has something to undo.
+
+        A compensation that fails is not itself compensated: it takes the workflow's default
+        behaviour (retried, by default), so the undoing still happens.
+        """
+        scope_steps = [
+            definition.steps[scope_pointer.step_id]
+            for scope_pointer in map(workflow.find_pointer, (pointer.id, *pointer.scope))
+            if scope_pointer is not None
+        ]
+        if any(scope_step.is_compensation for scope_step in scope_steps):
+            return False
+        return any(
+            scope_step.compensation_step_id is not None or scope_step.revert_children_after_compensation
+            for scope_step in scope_steps
+        )
 
     def _compensate(
         self,
@@ -239,33 +292,90 @@ class ResultProcessor:
         failed: ExecutionPointer,
         now: datetime,
     ) -> None:
-        """Undo from the failed step outwards.
+        """Undo from the failed step outwards, one compensation after another.
 
         The failed step's own compensation runs first; inside a saga, its completed siblings
         are compensated next, latest first, then the walk moves to the enclosing container.
-        Compensations run one after another. Outside a saga, the flow resumes after the
-        compensated step; a saga with its own error behaviour (retry, terminate) applies it.
+        The saga itself waits until every compensation finished, then applies its error
+        behaviour (by default: continue after it). Outside a saga, the flow continues after
+        the failed step once its compensation finished.
         """
-        chain: ExecutionPointer | None = None
+        chain: list[ExecutionPointer] = []
         current: ExecutionPointer | None = failed
         while current is not None:
             step = definition.steps[current.step_id]
+            if current is not failed and step.is_transaction:
+                self._await_compensations(workflow, current, chain, now)
+                return
             if current is not failed and step.error_behavior not in (None, WorkflowStep.COMPENSATE):
                 self._apply(workflow, definition, current, step, step.error_behavior, now)
                 return
             self._stop(current, ExecutionPointer.FAILED, now)
             if step.compensation_step_id is not None:
                 current.status = ExecutionPointer.COMPENSATED
-                chain = self._add_compensation(workflow, definition, current, failed, step, chain)
+                self._add_compensation(workflow, definition, current, failed, step, chain)
             transaction = self._enclosing_transaction(workflow, definition, current)
-            resume = True if transaction is None else transaction.resume_children_after_compensation
-            revert = False if transaction is None else transaction.revert_children_after_compensation
-            if revert:
-                chain = self._revert_siblings(workflow, definition, current, failed, chain)
-            if resume:
-                self._follow_outcomes(workflow, definition, current, step, None)
+            if transaction is not None and transaction.revert_children_after_compensation:
+                self._revert_siblings(workflow, definition, current, failed, chain)
+            if transaction is None or transaction.resume_children_after_compensation:
+                self._follow_outcomes(
+                    workflow, definition, current, step, None, now, after=chain[-1] if chain else None
+                )
                 return
             current = workflow.find_pointer(current.scope[0]) if current.scope else None
+
+    def _await_compensations(
+        self,
+        workflow: WorkflowInstance,
+        transaction: ExecutionPointer,
+        chain: list[ExecutionPointer],
+        now: datetime,
+    ) -> None:
+        """Keep the saga open until its compensations are done; what else still runs in it
+        stops (a failed transaction does no more work)."""
+        compensations = {pointer.id for pointer in chain}
+        for pointer in workflow.execution_pointers:
+            if (
+                transaction.id in pointer.scope
+                and pointer.end_time is None
+                and pointer.id not in compensations
+            ):
+                self._stop(pointer, ExecutionPointer.CANCELLED, now)
+        transaction.persistence_data = {_COMPENSATING: True}
+        transaction.status = ExecutionPointer.FAILED
+        transaction.sleep_until = None
+
+    def finish_compensation(
+        self,
+        workflow: WorkflowInstance,
+        definition: WorkflowDefinition,
+        pointer: ExecutionPointer,
+        step: WorkflowStep,
+        now: datetime,
+    ) -> bool:
+        """For a saga whose compensations are running: once all finished, apply its error
+        behaviour. True when `pointer` is such a saga (its body must not run)."""
+        data = pointer.persistence_data
+        if not (isinstance(data, dict) and data.get(_COMPENSATING)):
+            return False
+        if any(pointer.id in other.scope and other.end_time is None for other in workflow.execution_pointers):
+            return True
+        pointer.persistence_data = None
+        behavior = step.error_behavior
+        if behavior not in (None, WorkflowStep.COMPENSATE):
+            self._apply(workflow, definition, pointer, step, behavior, now)
+            return True
+        # The saga took the failure: its own compensation (if any) runs, then the flow goes
+        # on after it; enclosing sagas are not affected.
+        self._stop(pointer, ExecutionPointer.FAILED, now)
+        chain: list[ExecutionPointer] = []
+        if step.compensation_step_id is not None:
+            pointer.status = ExecutionPointer.COMPENSATED
+            self._add_compensation(workflow, definition, pointer, pointer, step, chain)
+        self._follow_outcomes(
+            workflow, definition, pointer, step, None, now, after=chain[-1] if chain else None
+        )
+        return True
 
     @staticmethod
     def _enclosing_transaction(
@@ -277,10 +387,7 @@ class ResultProcessor:
             if scope_pointer is None:
                 continue
             scope_step = definition.steps[scope_pointer.step_id]
-            if (
-                not scope_step.resume_children_after_compensation
-                or scope_step.revert_children_after_compensation
-            ):
+            if scope_step.is_transaction:
                 return scope_step
         return None
 
@@ -290,8 +397,8 @@ class ResultProcessor:
         definition: WorkflowDefinition,
         pointer: ExecutionPointer,
         failed: ExecutionPointer,
-        chain: ExecutionPointer | None,
-    ) -> ExecutionPointer | None:
+        chain: list[ExecutionPointer],
+    ) -> None:
         siblings = [
             sibling
             for sibling in workflow.execution_pointers
@@ -303,9 +410,8 @@ class ResultProcessor:
         for sibling in siblings:
             sibling_step = definition.steps[sibling.step_id]
             if sibling_step.compensation_step_id is not None:
-                chain = self._add_compensation(workflow, definition, sibling, failed, sibling_step, chain)
+                self._add_compensation(workflow, definition, sibling, failed, sibling_step, chain)
                 sibling.status = ExecutionPointer.COMPENSATED
-        return chain
 
     @staticmethod
     def _add_compensation(
@@ -314,14 +420,16 @@ class ResultProcessor:
         compensated: ExecutionPointer,
         failed: ExecutionPointer,
         step: WorkflowStep,
-        chain: ExecutionPointer | None,
-    ) -> ExecutionPointer:
+        chain: list[ExecutionPointer],
+    ) -> None:
+        """Append the pointer undoing `compensated` to `chain`; it runs once the previous one
+        in the chain completed."""
         assert step.compensation_step_id is not None
         pointer = compensation_pointer(
-            compensated, definition.steps[step.compensation_step_id], chain or failed
+            compensated, definition.steps[step.compensation_step_id], chain[-1] if chain else failed
         )
-        if chain is not None:
+        if chain:
             pointer.active = False
             pointer.status = ExecutionPointer.PENDING_PREDECESSOR
         workflow.execution_pointers.append(pointer)
-        return pointer
+        chain.append(pointer)

@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
+from .changes import WorkflowChanges
 from .clock import to_utc, utcnow
 from .errors import InvalidArgumentError, LiteFlowError, ProviderError, SerializationError
 from .models import (
@@ -226,31 +227,24 @@ def _is_busy(exc: BaseException) -> bool:
 class _ReaderPool:
     """Idle read connections; a thread borrows one per query, so no connection is used by two at once."""
 
-    def __init__(self, connect: Callable[[], sqlite3.Connection], describe: str) -> None:
+    def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
         self._connect = connect
-        self._describe = describe
         self._idle: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._closed = False
 
     def acquire(self) -> sqlite3.Connection:
         with self._lock:
-            if self._closed:
-                raise ProviderError(f"{self._describe} is closed")
             if self._idle:
                 return self._idle.pop()
         return self._connect()
 
     def release(self, connection: sqlite3.Connection) -> None:
         with self._lock:
-            if not self._closed:
-                self._idle.append(connection)
-                return
-        connection.close()
+            self._idle.append(connection)
 
     def close(self) -> None:
+        """Close the idle connections; those in use come back later and are kept."""
         with self._lock:
-            self._closed = True
             idle, self._idle = self._idle, []
         for connection in idle:
             connection.close()
@@ -314,18 +308,16 @@ class SqlitePersistenceProvider(PersistenceProvider):
         self._timeout = float(timeout)
         self._memory = self._path == _MEMORY
         self._describe = f"SQLite database {self._path!r}"
-        self._closed = False
         self._started = False
         self._start_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._queue: list[_Write] = []
         self._queue_lock = threading.Lock()
         # Opening the writer now makes a bad path fail here, where the user gave it.
-        self._writer = self._retrying(self._connect, "open the database")
+        writer = self._retrying(self._connect, "open the database")
+        self._writer: sqlite3.Connection | None = writer
         self._readers: _ReaderPool | _SharedConnection = (
-            _SharedConnection(self._writer, self._write_lock)
-            if self._memory
-            else _ReaderPool(self._connect, self._describe)
+            _SharedConnection(writer, self._write_lock) if self._memory else _ReaderPool(self._connect)
         )
 
     @property
@@ -372,16 +364,14 @@ class SqlitePersistenceProvider(PersistenceProvider):
             time.sleep(min(0.001 * 2**attempt, 0.05, max(self._timeout - waited, 0.0)))
 
     def _failure(self, exc: BaseException, what: str) -> LiteFlowError:
-        if self._closed:
-            return ProviderError(f"{self._describe} is closed (while trying to {what})")
         if isinstance(exc, (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.ProgrammingError)):
             return InvalidArgumentError(f"{self._describe} refused to {what}: {exc}")
         return ProviderError(f"{self._describe} failed to {what}: {exc}")
 
     def _open_writer(self) -> sqlite3.Connection:
-        """The writer connection; call with the write lock held."""
-        if self._closed:
-            raise ProviderError(f"{self._describe} is closed")
+        """The writer connection, opened again after `close`; call with the write lock held."""
+        if self._writer is None:
+            self._writer = self._connect()
         return self._writer
 
     def _execute(self, work: Callable[[sqlite3.Connection], _T], transaction: bool) -> _T:
@@ -513,12 +503,15 @@ class SqlitePersistenceProvider(PersistenceProvider):
                 connection.execute(statement)
 
     def close(self) -> None:
-        """Close every connection; queries still running in other threads finish first."""
+        """Close the connections (queries running in other threads finish first); a later
+        call opens them again. An in-memory database lives as long as its connection, so
+        closing one would lose it: it stays open."""
+        if self._memory:
+            return
         with self._write_lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._writer.close()
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
         self._readers.close()
 
     # ------------------------------------------------------------------ serialization
@@ -653,17 +646,30 @@ class SqlitePersistenceProvider(PersistenceProvider):
     def persist_workflow(
         self, workflow: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()
     ) -> None:
+        self.persist_changes(WorkflowChanges(workflow, subscriptions=list(subscriptions)))
+
+    def persist_changes(self, changes: WorkflowChanges) -> None:
+        """One transaction (or one statement, when the pass changed only the instance)."""
+        workflow = changes.workflow
         if not workflow.id:
             raise InvalidArgumentError(
                 "persist_workflow needs an instance with an id; create_workflow it first"
             )
         # Everything is serialized before the transaction opens, so a bad value changes nothing.
         row = self._workflow_row(workflow, workflow.id)
-        subscription_ids = [subscription.id or new_id() for subscription in subscriptions]
+        subscription_ids = [subscription.id or new_id() for subscription in changes.subscriptions]
         subscription_rows = [
             self._subscription_row(subscription, subscription_id)
-            for subscription, subscription_id in zip(subscriptions, subscription_ids, strict=True)
+            for subscription, subscription_id in zip(changes.subscriptions, subscription_ids, strict=True)
         ]
+        ended_rows = [(subscription_id,) for subscription_id in changes.ended_subscriptions]
+        error_rows = self._error_rows(changes.errors)
+        event_ids = [event.id or new_id() for event in changes.events]
+        event_rows = [
+            self._event_row(event, event_id)
+            for event, event_id in zip(changes.events, event_ids, strict=True)
+        ]
+        mark_rows = [(int(processed), event_id) for event_id, processed in changes.event_marks.items()]
 
         identity = len(_WORKFLOW_IDENTITY)
         state_then_identity = row[identity:] + row[:identity]
@@ -672,12 +678,21 @@ class SqlitePersistenceProvider(PersistenceProvider):
             # Either statement alone is atomic, and the first changes nothing when it misses.
             if connection.execute(_UPDATE_WORKFLOW_STATE, state_then_identity).rowcount == 0:
                 connection.execute(_UPSERT_WORKFLOW, row)
-            if subscription_rows:
-                connection.executemany(_INSERT_SUBSCRIPTION, subscription_rows)
+            for statement, rows in (
+                (_INSERT_SUBSCRIPTION, subscription_rows),
+                (_DELETE_SUBSCRIPTION, ended_rows),
+                (_INSERT_ERROR, error_rows),
+                (_INSERT_EVENT, event_rows),
+                (_MARK_EVENT, mark_rows),
+            ):
+                if rows:
+                    connection.executemany(statement, rows)
 
-        self._write(work, "persist_workflow", transaction=bool(subscription_rows))
-        for subscription, subscription_id in zip(subscriptions, subscription_ids, strict=True):
+        self._write(work, "persist_workflow", transaction=changes.has_side_effects)
+        for subscription, subscription_id in zip(changes.subscriptions, subscription_ids, strict=True):
             subscription.id = subscription_id
+        for event, event_id in zip(changes.events, event_ids, strict=True):
+            event.id = event_id
 
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance | None:
         rows = self._read(f"{_SELECT_WORKFLOWS} WHERE id = ?", (workflow_id,), "get_workflow_instance")
@@ -758,9 +773,8 @@ class SqlitePersistenceProvider(PersistenceProvider):
 
     # ------------------------------------------------------------------ events
 
-    def create_event(self, event: Event) -> str:
-        event_id = event.id or new_id()
-        row = (
+    def _event_row(self, event: Event, event_id: str) -> tuple[Any, ...]:
+        return (
             event_id,
             event.event_name,
             event_key_text(event.event_key),
@@ -768,6 +782,10 @@ class SqlitePersistenceProvider(PersistenceProvider):
             _micros(event.event_time, "event_time"),
             int(bool(event.is_processed)),
         )
+
+    def create_event(self, event: Event) -> str:
+        event_id = event.id or new_id()
+        row = self._event_row(event, event_id)
         self._write(lambda connection: connection.execute(_INSERT_EVENT, row), "create_event", False)
         event.id = event_id
         return event_id
@@ -807,8 +825,9 @@ class SqlitePersistenceProvider(PersistenceProvider):
 
     # ------------------------------------------------------------------ errors
 
-    def persist_errors(self, errors: Sequence[ExecutionError]) -> None:
-        rows = [
+    @staticmethod
+    def _error_rows(errors: Sequence[ExecutionError]) -> list[tuple[Any, ...]]:
+        return [
             (
                 error.workflow_id,
                 error.execution_pointer_id,
@@ -817,6 +836,9 @@ class SqlitePersistenceProvider(PersistenceProvider):
             )
             for error in errors
         ]
+
+    def persist_errors(self, errors: Sequence[ExecutionError]) -> None:
+        rows = self._error_rows(errors)
         if rows:
             self._write(lambda connection: connection.executemany(_INSERT_ERROR, rows), "persist_errors")
 

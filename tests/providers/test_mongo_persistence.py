@@ -21,9 +21,10 @@ import pytest
 from pymongo import MongoClient
 from pymongo.database import Database
 
+from liteflow.core.changes import WorkflowChanges
 from liteflow.core.clock import utcnow
 from liteflow.core.errors import InvalidArgumentError, ProviderError, SerializationError
-from liteflow.core.models import Event, EventSubscription, ExecutionPointer, WorkflowInstance
+from liteflow.core.models import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
 from liteflow.core.providers import PersistenceProvider
 from liteflow.core.testing import PersistenceProviderConformance
 from liteflow_mongo import MongoPersistenceProvider
@@ -172,7 +173,7 @@ def test_a_subscription_survives_a_crash_between_the_two_writes(
     def crash(*_: Any) -> None:
         raise SystemExit("process died after writing the workflow")
 
-    monkeypatch.setattr(store, "_move_pending", crash)
+    monkeypatch.setattr(store._journal, "apply", crash)
     with pytest.raises(SystemExit):
         store.persist_workflow(instance, [subscription])
     assert raw.subscriptions.count_documents({}) == 0
@@ -187,10 +188,7 @@ def test_a_subscription_survives_a_crash_between_the_two_writes(
         "pointer-1",
     )
     assert raw.subscriptions.count_documents({"_id": subscription.id}) == 1
-    assert raw.workflows.find_one({"_id": workflow_id}, {"pending_subscriptions": 1}) == {
-        "_id": workflow_id,
-        "pending_subscriptions": [],
-    }
+    assert raw.workflows.find_one({"_id": workflow_id}, {"journal": 1}) == {"_id": workflow_id, "journal": []}
 
 
 def test_a_later_persist_keeps_subscriptions_a_crash_left_pending(
@@ -200,11 +198,40 @@ def test_a_later_persist_keeps_subscriptions_a_crash_left_pending(
     workflow_id = store.create_workflow(instance)
     subscription = subscription_for(workflow_id)
     with monkeypatch.context() as patch:
-        patch.setattr(store, "_move_pending", lambda *_: None)
+        patch.setattr(store._journal, "apply", lambda *_: None)
         store.persist_workflow(instance, [subscription])
     instance.status = WorkflowInstance.SUSPENDED
     store.persist_workflow(instance)
     assert [found.id for found in store.get_subscriptions("approved", "k1", utcnow())] == [subscription.id]
+
+
+def test_a_crash_after_the_write_loses_no_event_error_or_mark_of_the_pass(
+    mongo_uri: str, store: MongoPersistenceProvider, raw: Raw, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The journal written with the instance is applied by the next poll of another node."""
+    earlier = Event()
+    earlier.event_name, earlier.event_key, earlier.event_time = "approved", "k1", utcnow()
+    earlier.is_processed = True
+    store.create_event(earlier)
+    instance = waiting_instance()
+    workflow_id = store.create_workflow(instance)
+    news = Event()
+    news.event_name, news.event_key, news.event_time = "child-done", workflow_id, utcnow()
+    error = ExecutionError()
+    error.workflow_id, error.message, error.error_time = workflow_id, "boom", utcnow()
+    changes = WorkflowChanges(instance, errors=[error], events=[news], event_marks={earlier.id: False})
+    with monkeypatch.context() as patch:
+        patch.setattr(store._journal, "apply", lambda *_: None)
+        store.persist_changes(changes)
+    assert raw.events.count_documents({"_id": news.id}) == 0
+    restarted = MongoPersistenceProvider(mongo_uri, raw.name)
+    try:
+        runnable = restarted.get_runnable_events(utcnow())
+    finally:
+        restarted.close()
+    assert set(runnable) == {news.id, earlier.id}
+    assert [found.message for found in store.get_errors(workflow_id)] == ["boom"]
+    assert raw.workflows.find_one({"_id": workflow_id}, {"journal": 1}) == {"_id": workflow_id, "journal": []}
 
 
 def test_terminate_subscription_by_id_takes_effect(store: MongoPersistenceProvider, raw: Raw) -> None:

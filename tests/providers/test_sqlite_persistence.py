@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import multiprocessing
+import os
 import shutil
 import sqlite3
 import sys
@@ -433,11 +434,26 @@ def test_a_database_from_a_newer_liteflow_is_refused(db_path: Path) -> None:
         provider.close()
 
 
-def test_a_closed_provider_raises_provider_error(db_path: Path) -> None:
+def _open_handles(path: Path) -> list[str]:
+    """This process's file descriptors on the database file (and its WAL and shared memory)."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith(str(path)):
+            found.append(target)
+    return found
+
+
+def test_close_releases_the_file_and_a_later_call_opens_it_again(db_path: Path) -> None:
     provider = SqlitePersistenceProvider(db_path)
+    workflow_id = provider.create_workflow(_workflow())
+    assert provider.get_workflow_instance(workflow_id) is not None
     provider.close()
     provider.close()
-    with pytest.raises(ProviderError, match="closed"):
-        provider.get_workflow_instance("any")
-    with pytest.raises(ProviderError, match="closed"):
-        provider.create_workflow(_workflow())
+    assert _open_handles(db_path) == []
+    loaded = provider.get_workflow_instance(workflow_id)
+    assert loaded is not None and loaded.id == workflow_id
+    provider.close()

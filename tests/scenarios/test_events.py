@@ -23,6 +23,7 @@ from liteflow.core import (
     WorkflowInstance,
     WorkflowStep,
 )
+from liteflow.core.changes import WorkflowChanges
 from liteflow.core.clock import utcnow
 from tests.support import Scenario, running_host, wait_until
 
@@ -197,10 +198,10 @@ class CountingPersistence(MemoryPersistenceProvider):
         self.persists = 0
         self._count_lock = threading.Lock()
 
-    def persist_workflow(self, workflow: WorkflowInstance, subscriptions: Any = ()) -> None:
+    def persist_changes(self, changes: WorkflowChanges) -> None:
         with self._count_lock:
             self.persists += 1
-        super().persist_workflow(workflow, subscriptions)
+        super().persist_changes(changes)
 
 
 class CountingWait(StepBody):
@@ -255,16 +256,19 @@ def test_idle_host_with_waiting_workflows_uses_almost_no_cpu() -> None:
 
 
 class RecordingPersistence(MemoryPersistenceProvider):
-    """The memory store, keeping each persist's waiting pointers and the subscriptions sent with it."""
+    """The memory store, keeping each write's waiting pointers, the subscriptions and the
+    number of errors sent with it."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.writes: list[tuple[set[str], set[str | None]]] = []
+        self.writes: list[tuple[set[str], set[str | None], int]] = []
 
-    def persist_workflow(self, workflow: WorkflowInstance, subscriptions: Any = ()) -> None:
-        waiting = {p.id for p in workflow.execution_pointers if p.status == ExecutionPointer.WAITING}
-        self.writes.append((waiting, {s.execution_pointer_id for s in subscriptions}))
-        super().persist_workflow(workflow, subscriptions)
+    def persist_changes(self, changes: WorkflowChanges) -> None:
+        pointers = changes.workflow.execution_pointers
+        waiting = {p.id for p in pointers if p.status == ExecutionPointer.WAITING}
+        subscribed = {s.execution_pointer_id for s in changes.subscriptions}
+        self.writes.append((waiting, subscribed, len(changes.errors)))
+        super().persist_changes(changes)
 
 
 class FailingBranchAndWait(Workflow):
@@ -298,6 +302,7 @@ def test_subscription_is_stored_with_the_step_result_even_when_a_step_failed() -
         scenario.wait_for_subscription("go", key)
         first_wait = next(writes for writes in store.writes if writes[0])
         assert first_wait[0] == first_wait[1]
+        assert first_wait[2] == 1  # the failure is recorded in the same write
         assert len(scenario.errors(workflow_id)) == 1
         host.publish_event("go", key)
         assert scenario.wait_for_completion(workflow_id).data["failed"] is True

@@ -6,7 +6,9 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from ..changes import WorkflowChanges
 from ..clock import utcnow
+from ..errors import LiteFlowError
 from ..models import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
 from ..providers import PersistenceProvider
 from ._suite import ProviderSuite
@@ -176,6 +178,73 @@ class PersistenceProviderConformance(ProviderSuite[PersistenceProvider]):
             assert found.step_id == 1
             assert found.subscribe_as_of == as_of
             assert len(store.get_subscriptions("approved", "k2", utcnow())) == 1
+
+    def test_persist_changes_writes_the_pass_and_everything_it_produced(self) -> None:
+        with self.provider() as store:
+            instance = _instance()
+            workflow_id = store.create_workflow(instance)
+            woken = store.create_subscription(_subscription(workflow_id, key="woken"))
+            delivered = store.create_event(_event(key="woken"))
+            earlier = _event(key="new")
+            earlier.is_processed = True
+            reopened = store.create_event(earlier)
+            instance.execution_pointers[0].status = ExecutionPointer.WAITING
+            error = ExecutionError()
+            error.workflow_id, error.message, error.error_time = workflow_id, "step failed", utcnow()
+            news = _event(name="child-done", key=workflow_id)
+            new_subscription = _subscription(workflow_id, key="new")
+            store.persist_changes(
+                WorkflowChanges(
+                    instance,
+                    subscriptions=[new_subscription],
+                    ended_subscriptions=[woken],
+                    errors=[error],
+                    events=[news],
+                    event_marks={delivered: True, reopened: False},
+                )
+            )
+            assert new_subscription.id and news.id
+            loaded = store.get_workflow_instance(workflow_id)
+            assert loaded is not None and loaded.execution_pointers[0].status == ExecutionPointer.WAITING
+            assert store.get_subscriptions("approved", "woken", utcnow()) == []
+            assert [s.id for s in store.get_subscriptions("approved", "new", utcnow())] == [
+                new_subscription.id
+            ]
+            assert [e.message for e in store.get_errors(workflow_id)] == ["step failed"]
+            stored_news = store.get_event(news.id)
+            assert stored_news is not None and stored_news.event_key == workflow_id
+            assert set(store.get_runnable_events(utcnow())) == {reopened, news.id}
+
+    def test_a_failed_persist_changes_leaves_the_store_as_it_was(self) -> None:
+        with self.provider() as store:
+            instance = _instance()
+            workflow_id = store.create_workflow(instance)
+            existing = store.create_event(_event(key="existing"))
+            instance.status = WorkflowInstance.COMPLETE
+            instance.execution_pointers[0].active = False
+            error = ExecutionError()
+            error.workflow_id, error.message, error.error_time = workflow_id, "step failed", utcnow()
+            clash = _event(name="child-done", key=workflow_id)
+            clash.id = existing  # fails only once the rest of the pass is on its way
+            changes = WorkflowChanges(
+                instance,
+                subscriptions=[_subscription(workflow_id, key="new")],
+                errors=[error],
+                events=[clash],
+            )
+            try:
+                store.persist_changes(changes)
+            except LiteFlowError:
+                pass
+            else:
+                raise AssertionError("persist_changes accepted an event id that exists")
+            loaded = store.get_workflow_instance(workflow_id)
+            assert loaded is not None
+            assert loaded.status == WorkflowInstance.RUNNABLE and loaded.execution_pointers[0].active
+            assert store.get_subscriptions("approved", "new", utcnow()) == []
+            assert store.get_errors(workflow_id) == []
+            stored = store.get_event(existing)
+            assert stored is not None and stored.event_key == "existing"
 
     def test_runnable_instances_are_due_runnable_ones_only(self) -> None:
         with self.provider() as store:

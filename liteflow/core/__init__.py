@@ -23,7 +23,6 @@ from .errors import (
 from .host import WorkflowHost
 from .local import LocalLockProvider, LocalQueueProvider, SingleNodeQueueProvider
 from .memory import MemoryPersistenceProvider
-from .models import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
 from .options import HostOptions
 from .primitives import (
     WAIT_TIMEOUT,
@@ -56,6 +55,7 @@ from .providers import (
     QueueProvider,
     QueueType,
 )
+from .records import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
 from .sqlite import SqlitePersistenceProvider
 from .step import ExecutionResult, StepBody, StepExecutionContext
 from .workflow import Workflow

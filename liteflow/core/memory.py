@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from .clock import to_utc, utcnow
-from .models import Event, EventSubscription, ExecutionError, WorkflowInstance, new_id
 from .providers import PersistenceProvider
+from .records import Event, EventSubscription, ExecutionError, WorkflowInstance, new_id
 
 __all__ = ["MemoryPersistenceProvider"]
 

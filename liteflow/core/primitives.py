@@ -12,7 +12,7 @@ from typing import Any
 from .callables import bind_arity, describe
 from .clock import MIN_TIME, to_timedelta, utcnow
 from .errors import LiteFlowError
-from .models import WorkflowInstance
+from .records import WorkflowInstance
 from .step import ExecutionResult, StepBody, StepExecutionContext
 
 __all__ = [

@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
 
-from .models import Event, EventSubscription, ExecutionError, WorkflowInstance
+from .records import Event, EventSubscription, ExecutionError, WorkflowInstance
 
 __all__ = [
     "PersistenceProvider",

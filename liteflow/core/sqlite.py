@@ -29,7 +29,8 @@ from typing import Any, TypeVar
 
 from .clock import to_utc, utcnow
 from .errors import InvalidArgumentError, LiteFlowError, ProviderError, SerializationError
-from .models import (
+from .providers import PersistenceProvider
+from .records import (
     Event,
     EventSubscription,
     ExecutionError,
@@ -38,7 +39,6 @@ from .models import (
     event_key_text,
     new_id,
 )
-from .providers import PersistenceProvider
 from .serialization import DEFAULT_SERIALIZER, Serializer
 
 __all__ = ["SqlitePersistenceProvider"]

@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 from .clock import utcnow
 from .errors import SerializationError
 from .executor import WorkflowExecutor
-from .models import Event, EventSubscription, ExecutionError, WorkflowInstance
 from .options import HostOptions
 from .providers import LockProvider, PersistenceProvider, QueueProvider, QueueType
+from .records import Event, EventSubscription, ExecutionError, WorkflowInstance
 from .scheduler import WakeUpScheduler
 
 __all__ = ["Services", "RetryLater", "WorkflowConsumer", "EventConsumer", "RunnablePoller", "event_lock_name"]

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from ..clock import utcnow
-from ..models import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
 from ..providers import PersistenceProvider
+from ..records import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
 from ._suite import ProviderSuite
 
 __all__ = ["PersistenceProviderConformance", "SampleData"]

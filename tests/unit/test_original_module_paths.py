@@ -95,27 +95,23 @@ def test_original_module_reexports_the_same_objects(module: str) -> None:
         assert value is home, f"{module}.{name} is a copy"
 
 
-def test_without_pymongo_the_mongo_path_names_the_extra_to_install() -> None:
+@pytest.mark.parametrize(
+    ("module", "dependency", "extra"),
+    [("liteflow.providers.mongo", "pymongo", "mongo"), ("liteflow.providers.azure", "azure", "azure")],
+)
+def test_without_its_dependency_a_provider_path_names_the_extra_to_install(
+    module: str, dependency: str, extra: str
+) -> None:
+    """In a fresh interpreter where `dependency` cannot be imported."""
     completed = subprocess.run(
-        [sys.executable, "-c", "import sys; sys.modules['pymongo'] = None; import liteflow.providers.mongo"],
+        [sys.executable, "-c", f"import sys; sys.modules[{dependency!r}] = None; import {module}"],
         capture_output=True,
         text=True,
         check=False,
     )
     assert completed.returncode != 0
-    assert "ImportError: liteflow.providers.mongo needs LiteFlow's 'mongo' extra" in completed.stderr
-    assert "pip install 'liteflow[mongo]'" in completed.stderr
-
-
-def test_without_the_azure_sdk_the_azure_path_names_the_extra_to_install() -> None:
-    completed = subprocess.run(
-        [sys.executable, "-c", "import sys; sys.modules['azure'] = None; import liteflow.providers.azure"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert completed.returncode != 0
-    assert "pip install 'liteflow[azure]'" in completed.stderr
+    assert f"ImportError: {module} needs LiteFlow's '{extra}' extra" in completed.stderr
+    assert f"pip install 'liteflow[{extra}]'" in completed.stderr
 
 
 def test_package_discovery_ships_the_original_provider_paths() -> None:

@@ -9,11 +9,11 @@ from typing import Protocol
 
 from liteflow.core.errors import InvalidArgumentError
 
-__all__ = ["EMULATOR_CONNECTION_STRING", "AccountLike", "StorageAccount", "connection_string_of"]
+__all__ = ["AccountLike", "StorageAccount", "connection_string_of"]
 
 #: The SDK's name for the emulator's (Azurite's) well-known development account on its default
 #: ports, as ``is_emulated`` meant in the retired SDK.
-EMULATOR_CONNECTION_STRING = "UseDevelopmentStorage=true"
+_EMULATOR_CONNECTION_STRING = "UseDevelopmentStorage=true"
 _DEFAULT_ENDPOINT_SUFFIX = "core.windows.net"
 _REQUIRED = ("account_name", "account_key", "is_emulated")
 
@@ -55,7 +55,7 @@ def connection_string_of(account: str | AccountLike) -> str:
             f"account_key and is_emulated; got {type(account).__name__}, which has no {', '.join(missing)}"
         )
     if account.is_emulated:
-        return EMULATOR_CONNECTION_STRING
+        return _EMULATOR_CONNECTION_STRING
     name = account.account_name
     if not isinstance(name, str) or not name:
         raise InvalidArgumentError(

@@ -6,7 +6,8 @@ Install with the ``azure`` extra; pass them as ``queue_service`` and ``lock_serv
 
 from __future__ import annotations
 
+from .account import StorageAccount
 from .lock import AzureLockProvider, blob_name
 from .queue import AzureQueueProvider
 
-__all__ = ["AzureLockProvider", "AzureQueueProvider", "blob_name"]
+__all__ = ["AzureLockProvider", "AzureQueueProvider", "StorageAccount", "blob_name"]

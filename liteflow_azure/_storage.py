@@ -18,6 +18,8 @@ from azure.storage.queue import QueueServiceClient
 from liteflow.core.clock import to_timedelta
 from liteflow.core.errors import InvalidArgumentError, ProviderError
 
+from .account import AccountLike, connection_string_of
+
 __all__ = [
     "START_OPTIONS",
     "Location",
@@ -82,17 +84,17 @@ def check_name(what: str, name: object) -> str:
 
 
 def connect(
-    factory: type[Client], connection_string: str, credential: Any, options: dict[str, Any]
+    factory: type[Client], account: str | AccountLike, credential: Any, options: dict[str, Any]
 ) -> Client:
     """An SDK service client with LiteFlow's timeouts and retries, overridden by `options`.
 
-    Building it sends no request, so a bad connection string is reported here and an
+    `account` is a connection string or an account object (see `connection_string_of`).
+    Building the client sends no request, so a bad connection string is reported here and an
     unreachable endpoint at ``start()``.
     """
-    if not isinstance(connection_string, str) or not connection_string.strip():
-        raise InvalidArgumentError(
-            f"an Azure Storage connection string is required, got {type(connection_string).__name__}"
-        )
+    connection_string = connection_string_of(account)
+    if not connection_string.strip():
+        raise InvalidArgumentError("an Azure Storage connection string is required, got an empty one")
     policy = QueueRetry if factory is QueueServiceClient else BlobRetry
     retry = policy(initial_backoff=1, increment_base=2, retry_total=_RETRY_TOTAL, random_jitter_range=1)
     settings: dict[str, Any] = {

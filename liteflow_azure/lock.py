@@ -19,6 +19,7 @@ from liteflow.core.errors import InvalidArgumentError, ProviderError
 from liteflow.core.providers import LockProvider
 
 from ._storage import START_OPTIONS, check_name, connect, describe, error_code, failure, seconds, where
+from .account import AccountLike
 
 __all__ = ["AzureLockProvider", "blob_name"]
 
@@ -71,12 +72,13 @@ class AzureLockProvider(LockProvider):
     so the host discards that pass instead of persisting under a stale lock. Lock blobs are kept
     after release (an empty blob per resource) so the next acquisition is one request.
 
-    `credential` and `client_options` are as for `AzureQueueProvider`.
+    `connection_string` (or an account object), `credential` and `client_options` are as for
+    `AzureQueueProvider`.
     """
 
     def __init__(
         self,
-        connection_string: str,
+        connection_string: str | AccountLike,
         credential: Any = None,
         container: str = "liteflow-locks",
         lease_duration: int = 60,

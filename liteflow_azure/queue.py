@@ -20,6 +20,7 @@ from liteflow.core.errors import InvalidArgumentError
 from liteflow.core.providers import QueueProvider, QueueType
 
 from ._storage import START_OPTIONS, check_name, connect, error_code, failure, seconds, where
+from .account import AccountLike
 
 __all__ = ["AzureQueueProvider"]
 
@@ -68,6 +69,8 @@ class AzureQueueProvider(QueueProvider):
     request per `max_poll_interval`, and an item queued by this same provider is taken at once.
     Items are sent base64-encoded, so any text is safe.
 
+    `connection_string` may also be an account object as liteflow.core 0.3.1 took
+    (`StorageAccount`, or anything with ``account_name``, ``account_key`` and ``is_emulated``).
     `credential` (an account key, SAS token or ``azure.identity`` credential) overrides the
     connection string's. `client_options` go to the SDK clients (``retry_policy``,
     ``connection_timeout``, ``transport``...), overriding LiteFlow's short timeouts and retries.
@@ -79,7 +82,7 @@ class AzureQueueProvider(QueueProvider):
 
     def __init__(
         self,
-        connection_string: str,
+        connection_string: str | AccountLike,
         credential: Any = None,
         queue_prefix: str = "liteflow",
         visibility_timeout: timedelta | float = 30,

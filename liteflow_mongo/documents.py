@@ -17,7 +17,7 @@ from typing import Any
 
 from liteflow.core.clock import to_utc
 from liteflow.core.errors import InvalidArgumentError, SerializationError
-from liteflow.core.models import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
+from liteflow.core.records import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
 from liteflow.core.serialization import Serializer
 
 __all__ = [

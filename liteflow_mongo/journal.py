@@ -19,7 +19,7 @@ from pymongo import UpdateOne
 from pymongo.collection import Collection
 
 from liteflow.core.changes import WorkflowChanges
-from liteflow.core.models import new_id
+from liteflow.core.records import new_id
 from liteflow.core.serialization import Serializer
 
 from .documents import error_document, event_document, ids_of, subscription_document

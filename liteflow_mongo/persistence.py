@@ -24,8 +24,8 @@ from pymongo.errors import (
 from liteflow.core.changes import WorkflowChanges
 from liteflow.core.clock import utcnow
 from liteflow.core.errors import InvalidArgumentError, ProviderError
-from liteflow.core.models import Event, EventSubscription, ExecutionError, WorkflowInstance, new_id
 from liteflow.core.providers import PersistenceProvider
+from liteflow.core.records import Event, EventSubscription, ExecutionError, WorkflowInstance, new_id
 from liteflow.core.serialization import DEFAULT_SERIALIZER, Serializer
 
 from .documents import (

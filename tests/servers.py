@@ -40,7 +40,9 @@ __all__ = [
     "ping_rabbitmq",
     "ping_redis_servers",
     "rabbitmq_channel",
+    "require_address",
     "require_azure",
+    "require_azurite_on_default_ports",
     "require_mongo",
     "require_rabbitmq",
     "require_rabbitmq_control",
@@ -68,7 +70,11 @@ def redacted(address: str) -> str:
 
 def require_server(name: str, env_var: str, default: str, probe: Callable[[str], None]) -> str:
     """Return the address of server `name` (from `env_var`, else `default`) once `probe` accepts it."""
-    address = server_address(env_var, default)
+    return require_address(name, server_address(env_var, default), probe)
+
+
+def require_address(name: str, address: str, probe: Callable[[str], None]) -> str:
+    """Return `address` once `probe` accepts it: for a server that must be at a fixed address."""
     try:
         probe(address)
     except Exception as error:
@@ -204,6 +210,12 @@ def require_azure() -> str:
     return require_server(
         "Azure Storage", AZURE_CONNECTION_STRING_ENV, AZURE_DEFAULT_CONNECTION_STRING, ping_azure
     )
+
+
+def require_azurite_on_default_ports() -> str:
+    """The emulator's development account at its well-known endpoints, which an account object
+    with ``is_emulated=True`` means whatever ``LITEFLOW_AZURE_CONNECTION_STRING`` says."""
+    return require_address("Azurite on its default ports", AZURE_DEFAULT_CONNECTION_STRING, ping_azure)
 
 
 SERVICES_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "services.sh"

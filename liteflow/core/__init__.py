@@ -1,7 +1,9 @@
 """LiteFlow: long-running, persisted workflows inside a Python application.
 
 ``from liteflow.core import *`` gives the seed's API: steps, results, workflows, the builder,
-the host, the models, the provider contracts and the built-in single-node providers.
+the host, the models, the provider contracts and the built-in single-node providers. Code
+written for liteflow.core 0.3.1 may import from its module paths instead (``abstractions``,
+``builders``, ``models``, ``services``, ``primitives``, ``configure``): they re-export these objects.
 """
 
 from __future__ import annotations
@@ -23,7 +25,6 @@ from .errors import (
 from .host import WorkflowHost
 from .local import LocalLockProvider, LocalQueueProvider, SingleNodeQueueProvider
 from .memory import MemoryPersistenceProvider
-from .models import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
 from .options import HostOptions
 from .primitives import (
     WAIT_TIMEOUT,
@@ -56,6 +57,7 @@ from .providers import (
     QueueProvider,
     QueueType,
 )
+from .records import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
 from .sqlite import SqlitePersistenceProvider
 from .step import ExecutionResult, StepBody, StepExecutionContext
 from .workflow import Workflow

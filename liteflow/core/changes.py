@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .models import Event, EventSubscription, ExecutionError, WorkflowInstance
+from .records import Event, EventSubscription, ExecutionError, WorkflowInstance
 
 __all__ = ["WorkflowChanges"]
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from .callables import bind_arity, describe
 from .errors import WorkflowDefinitionError
-from .models import ExecutionPointer, WorkflowInstance
 from .primitives import ContainerStepBody, InlineStep
+from .records import ExecutionPointer, WorkflowInstance
 from .step import StepBody, StepExecutionContext
 
 __all__ = ["WorkflowDefinition", "WorkflowStep", "StepOutcome", "IOMapping", "RetryPolicy"]

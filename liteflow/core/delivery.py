@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from .changes import WorkflowChanges
 from .clock import utcnow
-from .models import Event, EventSubscription, WorkflowInstance
 from .passes import PassesDone, PassRunner
 from .providers import QueueType
+from .records import Event, EventSubscription, WorkflowInstance
 from .worker_services import RetryLater, Services, consume
 
 __all__ = ["EventConsumer", "event_lock_name"]

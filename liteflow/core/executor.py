@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from .clock import utcnow
 from .definition import WorkflowDefinition
-from .models import ExecutionPointer, WorkflowInstance
+from .records import ExecutionPointer, WorkflowInstance
 from .registry import WorkflowRegistry
 from .result_processor import ExecutionReport, ResultProcessor
 from .step import ExecutionResult, StepExecutionContext

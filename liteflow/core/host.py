@@ -12,12 +12,12 @@ from .changes import WorkflowChanges
 from .clock import to_utc, utcnow
 from .errors import HostStateError, InvalidArgumentError, WorkflowNotFoundError
 from .executor import WorkflowExecutor
-from .models import Event, WorkflowInstance, event_key_text
 from .options import HostOptions
 from .passes import PassRunner
 from .pointers import genesis_pointer
 from .primitives import child_completion_event
 from .providers import LockProvider, PersistenceProvider, QueueProvider, QueueType
+from .records import Event, WorkflowInstance, event_key_text
 from .registry import WorkflowRegistry
 from .result_processor import ResultProcessor
 from .scheduler import WakeUpScheduler

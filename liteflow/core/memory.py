@@ -10,8 +10,8 @@ from typing import Any
 from .changes import WorkflowChanges
 from .clock import to_utc, utcnow
 from .errors import InvalidArgumentError
-from .models import Event, EventSubscription, ExecutionError, WorkflowInstance, new_id
 from .providers import PersistenceProvider
+from .records import Event, EventSubscription, ExecutionError, WorkflowInstance, new_id
 
 __all__ = ["MemoryPersistenceProvider"]
 

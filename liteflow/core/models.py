@@ -1,171 +1,40 @@
-"""Stored state: workflow instances, their execution pointers, events, subscriptions, errors."""
+"""The original's ``liteflow.core.models`` (0.3.1 code does ``from liteflow.core.models import *``).
+
+Re-exports only: the records live in `records`, steps and results in `step`, definitions in
+`definition`, `Workflow` in `workflow`. The engine imports those modules, never this one, so
+this module can gather them without import cycles. The original's ``WorkflowExecutorResult``
+was the engine's internal bookkeeping and has no counterpart here.
+"""
 
 from __future__ import annotations
 
-import os
-import time
-from datetime import datetime
-from typing import Any
+from .definition import IOMapping, StepOutcome, WorkflowDefinition, WorkflowStep
+from .records import (
+    Event,
+    EventSubscription,
+    ExecutionError,
+    ExecutionPointer,
+    WorkflowInstance,
+    event_key_text,
+    new_id,
+)
+from .step import ExecutionResult, StepBody, StepExecutionContext
+from .workflow import Workflow
 
 __all__ = [
-    "WorkflowInstance",
+    "StepOutcome",
+    "ExecutionResult",
     "ExecutionPointer",
+    "WorkflowStep",
+    "IOMapping",
+    "WorkflowDefinition",
+    "StepBody",
+    "StepExecutionContext",
+    "WorkflowInstance",
     "Event",
-    "EventSubscription",
     "ExecutionError",
+    "EventSubscription",
+    "Workflow",
     "event_key_text",
     "new_id",
 ]
-
-
-class ExecutionPointer:
-    """One execution of one step inside a workflow instance."""
-
-    PENDING = 0
-    RUNNING = 1
-    COMPLETE = 2
-    SLEEPING = 3
-    WAITING = 4
-    FAILED = 5
-    COMPENSATED = 6
-    CANCELLED = 7
-    PENDING_PREDECESSOR = 8
-
-    def __init__(self) -> None:
-        self.id: str = ""
-        self.step_id: int = 0
-        self.active: bool = False
-        self.sleep_until: datetime | None = None
-        self.persistence_data: Any = None
-        self.start_time: datetime | None = None
-        self.end_time: datetime | None = None
-        self.event_name: str | None = None
-        self.event_key: str | None = None
-        self.event_published: bool = False
-        self.event_data: Any = None
-        self.context_item: Any = None
-        self.predecessor_id: str | None = None
-        self.outcome: Any = None
-        self.status: int = ExecutionPointer.PENDING
-        self.retry_count: int = 0
-        self.children: list[str] = []
-        self.scope: list[str] = []
-        self.step_name: str | None = None
-
-    def clone(self) -> ExecutionPointer:
-        """Copy the pointer and its lists; payload values are shared."""
-        twin = ExecutionPointer.__new__(ExecutionPointer)
-        twin.__dict__.update(self.__dict__)
-        twin.children = list(self.children)
-        twin.scope = list(self.scope)
-        return twin
-
-    def __repr__(self) -> str:
-        return (
-            f"ExecutionPointer(id={self.id!r}, step_id={self.step_id}, status={self.status}, "
-            f"active={self.active})"
-        )
-
-
-class WorkflowInstance:
-    """A running (or finished) workflow: its data and its execution pointers."""
-
-    RUNNABLE = 0
-    SUSPENDED = 1
-    COMPLETE = 2
-    TERMINATED = 3
-
-    def __init__(self) -> None:
-        self.id: str = ""
-        self.workflow_definition_id: str = ""
-        self.version: int = 1
-        self.description: str | None = None
-        self.reference: str | None = None
-        self.parent_workflow_id: str | None = None
-        self.next_execution: datetime | None = None
-        self.status: int = WorkflowInstance.RUNNABLE
-        self.data: Any = None
-        self.create_time: datetime | None = None
-        self.complete_time: datetime | None = None
-        self.execution_pointers: list[ExecutionPointer] = []
-
-    def clone(self) -> WorkflowInstance:
-        """Copy the instance and its pointers; `data` is shared, not copied."""
-        twin = WorkflowInstance.__new__(WorkflowInstance)
-        twin.__dict__.update(self.__dict__)
-        twin.execution_pointers = [pointer.clone() for pointer in self.execution_pointers]
-        return twin
-
-    def find_pointer(self, pointer_id: str) -> ExecutionPointer | None:
-        for pointer in self.execution_pointers:
-            if pointer.id == pointer_id:
-                return pointer
-        return None
-
-    def __repr__(self) -> str:
-        return (
-            f"WorkflowInstance(id={self.id!r}, definition={self.workflow_definition_id!r}, "
-            f"version={self.version}, status={self.status})"
-        )
-
-
-class Event:
-    """An external event, stored before it is matched to subscriptions."""
-
-    def __init__(self) -> None:
-        self.id: str = ""
-        self.event_name: str = ""
-        self.event_key: str | None = None
-        self.event_data: Any = None
-        self.event_time: datetime | None = None
-        self.is_processed: bool = False
-
-    def __repr__(self) -> str:
-        return f"Event(id={self.id!r}, name={self.event_name!r}, key={self.event_key!r})"
-
-
-class EventSubscription:
-    """A workflow step waiting for events of (name, key) published at or after `subscribe_as_of`."""
-
-    def __init__(self) -> None:
-        self.id: str = ""
-        self.workflow_id: str = ""
-        self.step_id: int = 0
-        self.execution_pointer_id: str | None = None
-        self.event_name: str = ""
-        self.event_key: str | None = None
-        self.subscribe_as_of: datetime | None = None
-
-    def __repr__(self) -> str:
-        return (
-            f"EventSubscription(id={self.id!r}, workflow={self.workflow_id!r}, "
-            f"name={self.event_name!r}, key={self.event_key!r})"
-        )
-
-
-class ExecutionError:
-    """A step failure, kept for diagnosis."""
-
-    def __init__(self) -> None:
-        self.error_time: datetime | None = None
-        self.workflow_id: str = ""
-        self.execution_pointer_id: str = ""
-        self.message: str = ""
-
-    def __repr__(self) -> str:
-        return f"ExecutionError(workflow={self.workflow_id!r}, message={self.message!r})"
-
-
-def new_id() -> str:
-    """32 hex digits: the time in microseconds, then 72 random bits.
-
-    Ids made later sort later, so a store's primary-key index grows at its end instead of
-    touching a random page on every insert; 72 random bits keep ids made in the same
-    microsecond on different nodes apart.
-    """
-    return f"{time.time_ns() // 1000:014x}{os.urandom(9).hex()}"
-
-
-def event_key_text(key: Any) -> str | None:
-    """Event keys are compared as text, so 42 and "42" (or a UUID and its string) match."""
-    return None if key is None else str(key)

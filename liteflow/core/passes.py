@@ -15,9 +15,9 @@ from .changes import WorkflowChanges
 from .clock import utcnow
 from .errors import SerializationError, WorkflowNotRegisteredError
 from .executor import WorkflowExecutor
-from .models import EventSubscription, ExecutionError, WorkflowInstance
 from .primitives import child_completion_event
 from .providers import QueueType
+from .records import EventSubscription, ExecutionError, WorkflowInstance
 from .worker_services import Services
 
 __all__ = ["PassRunner", "PassesDone", "record_error"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .definition import WorkflowStep
-from .models import ExecutionPointer, new_id
+from .records import ExecutionPointer, new_id
 
 __all__ = ["child_pointer", "compensation_pointer", "genesis_pointer", "next_pointer"]
 

@@ -12,7 +12,7 @@ from typing import Any
 from .callables import bind_arity, describe
 from .clock import MIN_TIME, to_timedelta, utcnow
 from .errors import LiteFlowError
-from .models import Event, WorkflowInstance
+from .records import Event, WorkflowInstance
 from .step import ExecutionResult, StepBody, StepExecutionContext
 
 __all__ = [

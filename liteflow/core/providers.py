@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from .changes import WorkflowChanges
-from .models import Event, EventSubscription, ExecutionError, WorkflowInstance
+from .records import Event, EventSubscription, ExecutionError, WorkflowInstance
 
 __all__ = [
     "PersistenceProvider",

@@ -8,14 +8,14 @@ from datetime import datetime, timedelta
 
 from .clock import MIN_TIME
 from .definition import WorkflowDefinition, WorkflowStep
-from .models import (
+from .pointers import child_pointer, compensation_pointer, next_pointer
+from .records import (
     EventSubscription,
     ExecutionError,
     ExecutionPointer,
     WorkflowInstance,
     event_key_text,
 )
-from .pointers import child_pointer, compensation_pointer, next_pointer
 from .step import ExecutionResult
 
 __all__ = ["ExecutionReport", "ResultProcessor"]

@@ -30,7 +30,8 @@ from typing import Any, TypeVar
 from .changes import WorkflowChanges
 from .clock import to_utc, utcnow
 from .errors import InvalidArgumentError, LiteFlowError, ProviderError, SerializationError
-from .models import (
+from .providers import PersistenceProvider
+from .records import (
     Event,
     EventSubscription,
     ExecutionError,
@@ -39,7 +40,6 @@ from .models import (
     event_key_text,
     new_id,
 )
-from .providers import PersistenceProvider
 from .serialization import DEFAULT_SERIALIZER, Serializer
 
 __all__ = ["SqlitePersistenceProvider"]

@@ -12,7 +12,7 @@ from .clock import to_timedelta, to_utc
 if TYPE_CHECKING:
     from .definition import WorkflowStep
     from .host import WorkflowHost
-    from .models import ExecutionPointer, WorkflowInstance
+    from .records import ExecutionPointer, WorkflowInstance
 
 __all__ = ["StepBody", "StepExecutionContext", "ExecutionResult"]
 

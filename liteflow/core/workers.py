@@ -5,9 +5,9 @@ from __future__ import annotations
 from .changes import WorkflowChanges
 from .clock import utcnow
 from .delivery import EventConsumer, event_lock_name
-from .models import WorkflowInstance
 from .passes import PassesDone, PassRunner
 from .providers import QueueType
+from .records import WorkflowInstance
 from .worker_services import RetryLater, Services, consume
 
 __all__ = ["EventConsumer", "RunnablePoller", "Services", "WorkflowConsumer", "event_lock_name"]

@@ -24,8 +24,8 @@ from pymongo.database import Database
 from liteflow.core.changes import WorkflowChanges
 from liteflow.core.clock import utcnow
 from liteflow.core.errors import InvalidArgumentError, ProviderError, SerializationError
-from liteflow.core.models import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
 from liteflow.core.providers import PersistenceProvider
+from liteflow.core.records import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
 from liteflow.core.testing import PersistenceProviderConformance
 from liteflow_mongo import MongoPersistenceProvider
 from tests.servers import drop_database, new_database_name, ping_mongo, require_mongo, require_server

@@ -23,8 +23,8 @@ import pytest
 
 from liteflow.core.clock import utcnow
 from liteflow.core.errors import InvalidArgumentError, ProviderError, SerializationError
-from liteflow.core.models import EventSubscription, ExecutionPointer, WorkflowInstance
 from liteflow.core.providers import PersistenceProvider
+from liteflow.core.records import EventSubscription, ExecutionPointer, WorkflowInstance
 from liteflow.core.serialization import JsonSerializer
 from liteflow.core.sqlite import SqlitePersistenceProvider
 from liteflow.core.testing import PersistenceProviderConformance

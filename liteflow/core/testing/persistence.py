@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 from ..changes import WorkflowChanges
 from ..clock import utcnow
 from ..errors import LiteFlowError
-from ..models import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
 from ..providers import PersistenceProvider
+from ..records import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
 from ._suite import ProviderSuite
 
 __all__ = ["PersistenceProviderConformance", "SampleData"]

@@ -17,6 +17,15 @@ from typing import Any
 
 from liteflow.core.clock import to_utc
 from liteflow.core.errors import InvalidArgumentError, SerializationError
+from liteflow.core.record_schema import (
+    POINTER_ID_LISTS,
+    POINTER_PAYLOADS,
+    POINTER_PLAIN,
+    POINTER_TIMES,
+    WORKFLOW_PLAIN,
+    check_plain,
+    restore_pointer,
+)
 from liteflow.core.records import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
 from liteflow.core.serialization import Serializer
 
@@ -39,22 +48,6 @@ MICROS = "micros"
 
 # For `field <op> when`: the micros that put a document of the boundary millisecond outside.
 _OUTSIDE = {"$lt": "$gte", "$lte": "$gt", "$gt": "$lte", "$gte": "$lt"}
-
-_POINTER_PLAIN = (
-    "id",
-    "step_id",
-    "active",
-    "event_name",
-    "event_key",
-    "event_published",
-    "predecessor_id",
-    "status",
-    "retry_count",
-    "step_name",
-)
-_POINTER_LISTS = ("children", "scope")
-_POINTER_TIMES = ("sleep_until", "start_time", "end_time")
-_POINTER_PAYLOADS = ("persistence_data", "event_data", "context_item", "outcome")
 
 
 def _split(value: datetime, what: str) -> tuple[datetime, int]:
@@ -118,29 +111,30 @@ def _load(serializer: Serializer, document: Any, where: str) -> Any:
 
 
 def _pointer_document(serializer: Serializer, pointer: ExecutionPointer, index: int) -> dict[str, Any]:
-    document: dict[str, Any] = {name: getattr(pointer, name) for name in _POINTER_PLAIN}
-    for name in _POINTER_LISTS:
+    document: dict[str, Any] = {name: getattr(pointer, name) for name in POINTER_PLAIN}
+    for name in POINTER_ID_LISTS:
         document[name] = list(getattr(pointer, name))
-    for name in _POINTER_PAYLOADS:
+    for name in POINTER_PAYLOADS:
         document[name] = _store(serializer, getattr(pointer, name), f"execution_pointers[{index}].{name}")
-    _put_times(document, {name: getattr(pointer, name) for name in _POINTER_TIMES})
+    _put_times(document, {name: getattr(pointer, name) for name in POINTER_TIMES})
     return document
 
 
 def _pointer_from_document(
-    serializer: Serializer, document: dict[str, Any], workflow_id: str
+    serializer: Serializer, document: dict[str, Any], workflow_id: str, index: int
 ) -> ExecutionPointer:
-    pointer = ExecutionPointer()
-    for name in _POINTER_PLAIN:
-        setattr(pointer, name, document.get(name, getattr(pointer, name)))
-    for name in _POINTER_LISTS:
-        setattr(pointer, name, list(document.get(name) or ()))
-    for name in _POINTER_TIMES:
-        setattr(pointer, name, _get_time(document, name))
-    for name in _POINTER_PAYLOADS:
-        where = f"workflow {workflow_id} pointer {pointer.id} {name}"
-        setattr(pointer, name, _load(serializer, document.get(name), where))
-    return pointer
+    if type(document) is not dict:
+        raise SerializationError(f"cannot load workflow {workflow_id} pointer {index}: not a document")
+    where = f"workflow {workflow_id} pointer {index}"
+    fields = {name: value for name, value in document.items() if name != MICROS}
+    for name in POINTER_TIMES:
+        if fields.get(name) is not None:
+            if not isinstance(fields[name], datetime) or type(document.get(MICROS, {})) is not dict:
+                raise SerializationError(f"cannot load {where} {name}: it is not a time")
+            fields[name] = _get_time(document, name)
+    return restore_pointer(
+        fields, lambda value, _: value, lambda stored, what: _load(serializer, stored, what), where
+    )
 
 
 def workflow_document(serializer: Serializer, workflow: WorkflowInstance) -> dict[str, Any]:
@@ -182,9 +176,14 @@ def workflow_from_document(serializer: Serializer, document: dict[str, Any]) -> 
     workflow.next_execution = _get_time(document, "next_execution")
     workflow.create_time = _get_time(document, "create_time")
     workflow.complete_time = _get_time(document, "complete_time")
+    for name, kinds in WORKFLOW_PLAIN.items():
+        check_plain("workflow", name, getattr(workflow, name), kinds, f"workflow {workflow.id}")
+    pointers = document.get("execution_pointers") or []
+    if type(pointers) is not list:
+        raise SerializationError(f"cannot load workflow {workflow.id}: its pointers are not a list")
     workflow.execution_pointers = [
-        _pointer_from_document(serializer, pointer, workflow.id)
-        for pointer in document.get("execution_pointers", ())
+        _pointer_from_document(serializer, pointer, workflow.id, index)
+        for index, pointer in enumerate(pointers)
     ]
     return workflow
 

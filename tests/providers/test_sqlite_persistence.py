@@ -27,6 +27,7 @@ from liteflow.core.providers import PersistenceProvider
 from liteflow.core.records import EventSubscription, ExecutionPointer, WorkflowInstance
 from liteflow.core.serialization import JsonSerializer
 from liteflow.core.sqlite import SqlitePersistenceProvider
+from liteflow.core.sqlite._schema import MIGRATIONS
 from liteflow.core.testing import PersistenceProviderConformance
 
 __all__: list[str] = []
@@ -421,6 +422,48 @@ def test_a_file_that_is_not_a_database_raises_provider_error_at_construction(tmp
 def test_bad_arguments_raise_invalid_argument_error(arguments: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidArgumentError, match=message):
         SqlitePersistenceProvider(**arguments)
+
+
+def test_a_database_of_schema_version_1_is_migrated_and_its_rows_still_load(db_path: Path) -> None:
+    writer = SqlitePersistenceProvider(db_path)
+    workflow_id = writer.create_workflow(_workflow())
+    writer.close()
+    with sqlite3.connect(db_path) as raw:  # back to what a store of schema version 1 was
+        raw.execute("DROP INDEX subscriptions_workflow")
+        raw.execute("PRAGMA user_version = 1")
+    provider = SqlitePersistenceProvider(db_path)
+    try:
+        provider.start()
+        loaded = provider.get_workflow_instance(workflow_id)
+        assert loaded is not None and loaded.id == workflow_id
+    finally:
+        provider.close()
+    with sqlite3.connect(db_path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
+        indexes = {name for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "subscriptions_workflow" in indexes
+
+
+def test_providers_starting_on_one_new_file_at_once_migrate_it_once(db_path: Path) -> None:
+    providers = [SqlitePersistenceProvider(db_path) for _ in range(4)]
+    errors: list[BaseException] = []
+
+    def start(provider: SqlitePersistenceProvider) -> None:
+        try:
+            provider.start()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(provider,)) for provider in providers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for provider in providers:
+        provider.close()
+    assert errors == []
+    with sqlite3.connect(db_path) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
 
 
 def test_a_database_from_a_newer_liteflow_is_refused(db_path: Path) -> None:

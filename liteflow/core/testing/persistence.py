@@ -10,6 +10,15 @@ from ..changes import WorkflowChanges
 from ..clock import utcnow
 from ..errors import LiteFlowError
 from ..providers import PersistenceProvider
+from ..record_schema import (
+    POINTER_ID_LISTS,
+    POINTER_PAYLOADS,
+    POINTER_PLAIN,
+    POINTER_TIMES,
+    WORKFLOW_PAYLOADS,
+    WORKFLOW_PLAIN,
+    WORKFLOW_TIMES,
+)
 from ..records import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
 from ._suite import ProviderSuite
 
@@ -79,6 +88,40 @@ def _event(name: str = "approved", key: str | None = "k1", when: datetime | None
     return event
 
 
+def _non_default(name: str, kinds: tuple[type, ...], status: int) -> object:
+    if name == "status":
+        return status
+    if bool in kinds:
+        return True
+    if int in kinds:
+        return 7
+    return f"{name}-value"
+
+
+def _every_field_set() -> WorkflowInstance:
+    """An instance and a pointer with every stored field set to something other than its default."""
+    moment = datetime(2026, 5, 6, 7, 8, 9, 123456, tzinfo=timezone.utc)
+    instance = WorkflowInstance()
+    for name, kinds in WORKFLOW_PLAIN.items():
+        setattr(instance, name, _non_default(name, kinds, WorkflowInstance.SUSPENDED))
+    instance.id = ""
+    for offset, name in enumerate(WORKFLOW_TIMES):
+        setattr(instance, name, moment + timedelta(minutes=offset))
+    for name in WORKFLOW_PAYLOADS:
+        setattr(instance, name, {"field": name, "values": [1, 2.5, None]})
+    pointer = ExecutionPointer()
+    for name, kinds in POINTER_PLAIN.items():
+        setattr(pointer, name, _non_default(name, kinds, ExecutionPointer.WAITING))
+    for name in POINTER_ID_LISTS:
+        setattr(pointer, name, [f"{name}-1", f"{name}-2"])
+    for offset, name in enumerate(POINTER_TIMES):
+        setattr(pointer, name, moment + timedelta(seconds=offset))
+    for name in POINTER_PAYLOADS:
+        setattr(pointer, name, {"field": name})
+    instance.execution_pointers.append(pointer)
+    return instance
+
+
 class PersistenceProviderConformance(ProviderSuite[PersistenceProvider]):
     """Checks for `PersistenceProvider`; implement `create_provider` (a fresh, empty store)."""
 
@@ -111,6 +154,19 @@ class PersistenceProviderConformance(ProviderSuite[PersistenceProvider]):
             expected = original.execution_pointers[0]
             for name in vars(expected):
                 assert getattr(pointer, name) == getattr(expected, name), name
+
+    def test_every_field_of_the_models_round_trips(self) -> None:
+        """Generated from `record_schema`: a field added to the models is checked here too."""
+        with self.provider() as store:
+            original = _every_field_set()
+            workflow_id = store.create_workflow(original)
+            loaded = store.get_workflow_instance(workflow_id)
+            assert loaded is not None
+            for name, value in vars(original).items():
+                if name != "execution_pointers":
+                    assert getattr(loaded, name) == value, name
+            assert len(loaded.execution_pointers) == 1
+            assert vars(loaded.execution_pointers[0]) == vars(original.execution_pointers[0])
 
     def test_user_class_data_round_trips(self) -> None:
         with self.provider() as store:

@@ -1,0 +1,428 @@
+"""`SqlitePersistenceProvider`: instances, subscriptions, events and errors as rows of one file.
+
+Times are stored as integer microseconds since the Unix epoch (UTC), so SQL comparisons and
+ordering are exact. An instance is one row; its execution pointers are one JSON array column,
+so a pass is a single row write plus the rows of what it produced, in one transaction.
+Payloads (data, persistence data, event data, context items, outcomes) go through the
+provider's :class:`~liteflow.core.serialization.Serializer`.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from ..changes import WorkflowChanges
+from ..clock import utcnow
+from ..errors import InvalidArgumentError, SerializationError
+from ..providers import PersistenceProvider
+from ..record_schema import POINTER_PAYLOADS, POINTER_TIMES, WORKFLOW_PLAIN, check_plain, restore_pointer
+from ..records import (
+    Event,
+    EventSubscription,
+    ExecutionError,
+    ExecutionPointer,
+    WorkflowInstance,
+    event_key_text,
+    new_id,
+)
+from ..serialization import DEFAULT_SERIALIZER, Serializer
+from ._database import Database
+from ._schema import (
+    DELETE_SUBSCRIPTION,
+    EVENTS_SINCE,
+    INSERT_ERROR,
+    INSERT_EVENT,
+    INSERT_SUBSCRIPTION,
+    INSERT_WORKFLOW,
+    MARK_EVENT,
+    MATCHING_SUBSCRIPTIONS,
+    PURGE_DEPENDENTS,
+    PURGE_WORKFLOWS,
+    RUNNABLE_EVENTS,
+    RUNNABLE_WORKFLOWS,
+    SELECT_ERRORS,
+    SELECT_EVENT,
+    SELECT_WORKFLOWS,
+    UPDATE_WORKFLOW_STATE,
+    UPSERT_WORKFLOW,
+    WORKFLOW_IDENTITY,
+)
+from ._values import POINTER_PLAIN, decode_document, encode_document, from_micros, stored_time, to_micros
+
+__all__ = ["SqlitePersistenceProvider"]
+
+
+class SqlitePersistenceProvider(PersistenceProvider):
+    """Stores workflows, subscriptions, events and errors in one SQLite database file.
+
+    `path` is the database file (created when missing) or ``":memory:"`` for a private
+    in-memory store. `timeout` (seconds) bounds every wait for another connection's lock.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] = "liteflow.db",
+        serializer: Serializer | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise InvalidArgumentError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+        self._path = os.fspath(path)
+        if not self._path:
+            raise InvalidArgumentError("path must not be empty; use ':memory:' for an in-memory store")
+        if serializer is not None and not isinstance(serializer, Serializer):
+            raise InvalidArgumentError(f"serializer must be a Serializer, got {type(serializer).__name__}")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise InvalidArgumentError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        self._serializer = serializer or DEFAULT_SERIALIZER
+        self._db = Database(self._path, float(timeout))
+
+    @property
+    def path(self) -> str:
+        """The database file, or ``":memory:"``."""
+        return self._path
+
+    def __repr__(self) -> str:
+        return f"SqlitePersistenceProvider({self._path!r})"
+
+    def start(self) -> None:
+        """Create or migrate the tables once per file; safe to call again, from any process."""
+        self._db.start()
+
+    def close(self) -> None:
+        """Close the connections; a later call opens them again (an in-memory database,
+        which would be lost, stays open)."""
+        self._db.close()
+
+    # ------------------------------------------------------------------ serialization
+
+    def _dump_pointers(self, pointers: Sequence[ExecutionPointer]) -> str:
+        to_document = self._serializer.to_document
+        documents = []
+        for index, pointer in enumerate(pointers):
+            state = vars(pointer)
+            document = {name: state[name] for name, default in POINTER_PLAIN if state[name] != default}
+            for name in POINTER_TIMES:
+                value = state[name]
+                if value is not None:
+                    document[name] = to_micros(value, name, index)
+            for name in POINTER_PAYLOADS:
+                value = state[name]
+                if value is not None:
+                    document[name] = to_document(value, f"execution_pointers[{index}].{name}")
+            documents.append(document)
+        return encode_document(documents, "execution_pointers")
+
+    def _load_pointers(self, text: str, workflow_id: str) -> list[ExecutionPointer]:
+        where = f"execution_pointers of workflow {workflow_id!r}"
+        documents = decode_document(text, where)
+        if type(documents) is not list or any(type(document) is not dict for document in documents):
+            raise SerializationError(f"cannot load {where}: stored value is not a list of objects")
+        return [
+            restore_pointer(document, stored_time, self._from_document, f"{where}[{index}]")
+            for index, document in enumerate(documents)
+        ]
+
+    def _from_document(self, document: Any, where: str) -> Any:
+        try:
+            return self._serializer.from_document(document)
+        except SerializationError as exc:
+            raise SerializationError(f"cannot load {where}: {exc}") from exc
+
+    def _dumps(self, value: Any, path: str) -> str:
+        return encode_document(self._serializer.to_document(value, path), path)
+
+    def _loads(self, text: str, where: str) -> Any:
+        return self._from_document(decode_document(text, where), where)
+
+    def _workflow_row(self, workflow: WorkflowInstance, workflow_id: str) -> tuple[Any, ...]:
+        return (
+            workflow_id,
+            workflow.workflow_definition_id,
+            workflow.version,
+            to_micros(workflow.create_time, "create_time"),
+            workflow.description,
+            workflow.reference,
+            workflow.parent_workflow_id,
+            workflow.status,
+            to_micros(workflow.next_execution, "next_execution"),
+            to_micros(workflow.complete_time, "complete_time"),
+            self._dumps(workflow.data, "data"),
+            self._dump_pointers(workflow.execution_pointers),
+        )
+
+    def _workflow_from_row(self, row: Sequence[Any]) -> WorkflowInstance:
+        workflow = WorkflowInstance()
+        (
+            workflow.id,
+            workflow.workflow_definition_id,
+            workflow.version,
+            create_time,
+            workflow.description,
+            workflow.reference,
+            workflow.parent_workflow_id,
+            workflow.status,
+            next_execution,
+            complete_time,
+            data,
+            pointers,
+        ) = row
+        where = f"workflow {workflow.id!r}"
+        for name, kinds in WORKFLOW_PLAIN.items():
+            check_plain("workflow", name, getattr(workflow, name), kinds, where)
+        workflow.next_execution = stored_time(next_execution, f"{where} next_execution")
+        workflow.create_time = stored_time(create_time, f"{where} create_time")
+        workflow.complete_time = stored_time(complete_time, f"{where} complete_time")
+        if type(data) is not str or type(pointers) is not str:
+            raise SerializationError(f"cannot load {where}: its data or pointers are not stored as text")
+        workflow.data = self._loads(data, f"data of workflow {workflow.id!r}")
+        workflow.execution_pointers = self._load_pointers(pointers, workflow.id)
+        return workflow
+
+    @staticmethod
+    def _subscription_row(subscription: EventSubscription, subscription_id: str) -> tuple[Any, ...]:
+        return (
+            subscription_id,
+            subscription.workflow_id,
+            subscription.step_id,
+            subscription.execution_pointer_id,
+            subscription.event_name,
+            event_key_text(subscription.event_key),
+            to_micros(subscription.subscribe_as_of, "subscribe_as_of"),
+        )
+
+    @staticmethod
+    def _subscription_from_row(row: Sequence[Any]) -> EventSubscription:
+        subscription = EventSubscription()
+        (
+            subscription.id,
+            subscription.workflow_id,
+            subscription.step_id,
+            subscription.execution_pointer_id,
+            subscription.event_name,
+            subscription.event_key,
+            as_of,
+        ) = row
+        subscription.subscribe_as_of = from_micros(as_of)
+        return subscription
+
+    # ------------------------------------------------------------------ workflows
+
+    def create_workflow(self, workflow: WorkflowInstance) -> str:
+        workflow_id = workflow.id or new_id()
+        row = self._workflow_row(workflow, workflow_id)
+        self._db.write(lambda connection: connection.execute(INSERT_WORKFLOW, row), "create_workflow", False)
+        workflow.id = workflow_id
+        return workflow_id
+
+    def persist_workflow(
+        self, workflow: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()
+    ) -> None:
+        self.persist_changes(WorkflowChanges(workflow, subscriptions=list(subscriptions)))
+
+    def persist_changes(self, changes: WorkflowChanges) -> None:
+        """One transaction (or one statement, when the pass changed only the instance)."""
+        workflow = changes.workflow
+        if not workflow.id:
+            raise InvalidArgumentError(
+                "persist_workflow needs an instance with an id; create_workflow it first"
+            )
+        # Everything is serialized before the transaction opens, so a bad value changes nothing.
+        row = self._workflow_row(workflow, workflow.id)
+        subscription_ids = [subscription.id or new_id() for subscription in changes.subscriptions]
+        subscription_rows = [
+            self._subscription_row(subscription, subscription_id)
+            for subscription, subscription_id in zip(changes.subscriptions, subscription_ids, strict=True)
+        ]
+        ended_rows = [(subscription_id,) for subscription_id in changes.ended_subscriptions]
+        error_rows = self._error_rows(changes.errors)
+        event_ids = [event.id or new_id() for event in changes.events]
+        event_rows = [
+            self._event_row(event, event_id)
+            for event, event_id in zip(changes.events, event_ids, strict=True)
+        ]
+        mark_rows = [(int(processed), event_id) for event_id, processed in changes.event_marks.items()]
+
+        identity = len(WORKFLOW_IDENTITY)
+        state_then_identity = row[identity:] + row[:identity]
+
+        def work(connection: sqlite3.Connection) -> None:
+            # Either statement alone is atomic, and the first changes nothing when it misses.
+            if connection.execute(UPDATE_WORKFLOW_STATE, state_then_identity).rowcount == 0:
+                connection.execute(UPSERT_WORKFLOW, row)
+            for statement, rows in (
+                (INSERT_SUBSCRIPTION, subscription_rows),
+                (DELETE_SUBSCRIPTION, ended_rows),
+                (INSERT_ERROR, error_rows),
+                (INSERT_EVENT, event_rows),
+                (MARK_EVENT, mark_rows),
+            ):
+                if rows:
+                    connection.executemany(statement, rows)
+
+        self._db.write(work, "persist_workflow", transaction=changes.has_side_effects)
+        for subscription, subscription_id in zip(changes.subscriptions, subscription_ids, strict=True):
+            subscription.id = subscription_id
+        for event, event_id in zip(changes.events, event_ids, strict=True):
+            event.id = event_id
+
+    def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance | None:
+        rows = self._db.read(f"{SELECT_WORKFLOWS} WHERE id = ?", (workflow_id,), "get_workflow_instance")
+        return self._workflow_from_row(rows[0]) if rows else None
+
+    def get_workflow_instances(
+        self,
+        status: int | None = None,
+        definition_id: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        skip: int = 0,
+        take: int = 100,
+    ) -> list[WorkflowInstance]:
+        if skip < 0 or take < 0:
+            raise InvalidArgumentError(f"skip and take must not be negative, got skip={skip}, take={take}")
+        conditions: list[str] = []
+        parameters: list[Any] = []
+        for condition, value in (
+            ("status = ?", status),
+            ("workflow_definition_id = ?", definition_id),
+            ("create_time >= ?", to_micros(created_from, "created_from")),
+            ("create_time <= ?", to_micros(created_to, "created_to")),
+        ):
+            if value is not None:
+                conditions.append(condition)
+                parameters.append(value)
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        rows = self._db.read(
+            f"{SELECT_WORKFLOWS}{where} ORDER BY create_time, rowid LIMIT ? OFFSET ?",
+            (*parameters, take, skip),
+            "get_workflow_instances",
+        )
+        return [self._workflow_from_row(row) for row in rows]
+
+    def purge_workflows(self, status: int, older_than: datetime) -> int:
+        parameters = (status, to_micros(older_than, "older_than"))
+
+        def work(connection: sqlite3.Connection) -> int:
+            for statement in PURGE_DEPENDENTS:
+                connection.execute(statement, parameters)
+            return connection.execute(PURGE_WORKFLOWS, parameters).rowcount
+
+        return int(self._db.write(work, "purge_workflows"))
+
+    def get_runnable_instances(self, as_at: datetime | None = None) -> list[str]:
+        limit = to_micros(utcnow() if as_at is None else as_at, "as_at")
+        rows = self._db.read(RUNNABLE_WORKFLOWS, (WorkflowInstance.RUNNABLE, limit), "get_runnable_instances")
+        return [workflow_id for (workflow_id,) in rows]
+
+    # ------------------------------------------------------------------ subscriptions
+
+    def create_subscription(self, subscription: EventSubscription) -> str:
+        subscription_id = subscription.id or new_id()
+        row = self._subscription_row(subscription, subscription_id)
+        self._db.write(
+            lambda connection: connection.execute(INSERT_SUBSCRIPTION, row), "create_subscription", False
+        )
+        subscription.id = subscription_id
+        return subscription_id
+
+    def get_subscriptions(
+        self, event_name: str, event_key: str | None, as_of: datetime
+    ) -> list[EventSubscription]:
+        rows = self._db.read(
+            MATCHING_SUBSCRIPTIONS,
+            (event_name, event_key_text(event_key), to_micros(as_of, "as_of")),
+            "get_subscriptions",
+        )
+        return [self._subscription_from_row(row) for row in rows]
+
+    def terminate_subscription(self, subscription_id: str) -> None:
+        self._db.write(
+            lambda connection: connection.execute(DELETE_SUBSCRIPTION, (subscription_id,)),
+            "terminate_subscription",
+            False,
+        )
+
+    # ------------------------------------------------------------------ events
+
+    def _event_row(self, event: Event, event_id: str) -> tuple[Any, ...]:
+        return (
+            event_id,
+            event.event_name,
+            event_key_text(event.event_key),
+            self._dumps(event.event_data, "event_data"),
+            to_micros(event.event_time, "event_time"),
+            int(bool(event.is_processed)),
+        )
+
+    def create_event(self, event: Event) -> str:
+        event_id = event.id or new_id()
+        row = self._event_row(event, event_id)
+        self._db.write(lambda connection: connection.execute(INSERT_EVENT, row), "create_event", False)
+        event.id = event_id
+        return event_id
+
+    def get_event(self, event_id: str) -> Event | None:
+        rows = self._db.read(SELECT_EVENT, (event_id,), "get_event")
+        if not rows:
+            return None
+        event = Event()
+        event.id, event.event_name, event.event_key, data, event_time, processed = rows[0]
+        event.event_data = self._loads(data, f"event_data of event {event_id!r}")
+        event.event_time = from_micros(event_time)
+        event.is_processed = bool(processed)
+        return event
+
+    def get_runnable_events(self, as_at: datetime | None = None) -> list[str]:
+        limit = to_micros(utcnow() if as_at is None else as_at, "as_at")
+        return [event_id for (event_id,) in self._db.read(RUNNABLE_EVENTS, (limit,), "get_runnable_events")]
+
+    def get_events(self, event_name: str, event_key: str | None, as_of: datetime) -> list[str]:
+        rows = self._db.read(
+            EVENTS_SINCE,
+            (event_name, event_key_text(event_key), to_micros(as_of, "as_of")),
+            "get_events",
+        )
+        return [event_id for (event_id,) in rows]
+
+    def mark_event_processed(self, event_id: str) -> None:
+        self._db.write(
+            lambda connection: connection.execute(MARK_EVENT, (1, event_id)), "mark_event_processed", False
+        )
+
+    def mark_event_unprocessed(self, event_id: str) -> None:
+        self._db.write(
+            lambda connection: connection.execute(MARK_EVENT, (0, event_id)), "mark_event_unprocessed", False
+        )
+
+    # ------------------------------------------------------------------ errors
+
+    @staticmethod
+    def _error_rows(errors: Sequence[ExecutionError]) -> list[tuple[Any, ...]]:
+        return [
+            (
+                error.workflow_id,
+                error.execution_pointer_id,
+                to_micros(error.error_time, "error_time"),
+                error.message,
+            )
+            for error in errors
+        ]
+
+    def persist_errors(self, errors: Sequence[ExecutionError]) -> None:
+        rows = self._error_rows(errors)
+        if rows:
+            self._db.write(lambda connection: connection.executemany(INSERT_ERROR, rows), "persist_errors")
+
+    def get_errors(self, workflow_id: str) -> list[ExecutionError]:
+        found = []
+        for row in self._db.read(SELECT_ERRORS, (workflow_id,), "get_errors"):
+            error = ExecutionError()
+            error.workflow_id, error.execution_pointer_id, error_time, error.message = row
+            error.error_time = from_micros(error_time)
+            found.append(error)
+        return found

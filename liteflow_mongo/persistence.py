@@ -42,6 +42,7 @@ from .documents import (
     workflow_from_document,
 )
 from .journal import ERRORS, EVENTS, JOURNAL, SUBSCRIPTIONS, Journal, journal_entries
+from .schema import migrate
 
 __all__ = ["MongoPersistenceProvider"]
 
@@ -277,9 +278,11 @@ class MongoPersistenceProvider(PersistenceProvider):
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        """Create the indexes (idempotent: an existing index of the same name and keys is kept)."""
+        """Create the indexes (idempotent: an existing index of the same name and keys is
+        kept) and migrate the store to the latest schema version."""
         with self._indexes_lock:
             self._create_indexes()
+        migrate(self._connected(), self._call, f"MongoDB database {self._database!r} at {self.address}")
 
     def close(self) -> None:
         """Close the connections; a later call connects again."""

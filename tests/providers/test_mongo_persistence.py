@@ -28,6 +28,8 @@ from liteflow.core.providers import PersistenceProvider
 from liteflow.core.records import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
 from liteflow.core.testing import PersistenceProviderConformance
 from liteflow_mongo import MongoPersistenceProvider
+from liteflow_mongo.documents import subscription_document
+from liteflow_mongo.schema import LATEST_VERSION, SCHEMA
 from tests.servers import drop_database, new_database_name, ping_mongo, require_mongo, require_server
 from tests.support import wait_until
 
@@ -384,5 +386,45 @@ def test_a_lost_connection_is_retried_until_the_server_is_back(
             record.levelno == logging.WARNING and "reachable again" in record.getMessage()
             for record in caplog.records
         )
+    finally:
+        provider.close()
+
+
+def test_a_store_of_schema_version_1_is_migrated_with_its_pending_subscriptions(
+    mongo_uri: str, raw: Raw
+) -> None:
+    writer = MongoPersistenceProvider(mongo_uri, raw.name)
+    instance = waiting_instance()
+    workflow_id = writer.create_workflow(instance)
+    writer.close()
+    legacy = subscription_document(subscription_for(workflow_id))
+    legacy["_id"] = "legacy-subscription"
+    raw.workflows.update_one({"_id": workflow_id}, {"$set": {"pending_subscriptions": [legacy]}})
+    raw.workflows.create_index("pending_subscriptions.event_name", name="pending_event_name")
+    raw.drop_collection(SCHEMA)  # version 1 stores had no version document
+    provider = MongoPersistenceProvider(mongo_uri, raw.name)
+    try:
+        provider.start()
+        [found] = provider.get_subscriptions("approved", "k1", utcnow())
+        loaded = provider.get_workflow_instance(workflow_id)
+    finally:
+        provider.close()
+    assert found.id == "legacy-subscription" and loaded is not None
+    assert raw[SCHEMA].find_one({"_id": "version"}) == {"_id": "version", "version": LATEST_VERSION}
+    stored = raw.workflows.find_one({"_id": workflow_id})
+    assert stored is not None and "pending_subscriptions" not in stored and stored["journal"] == []
+    assert "pending_event_name" not in raw.workflows.index_information()
+
+
+def test_a_new_store_starts_at_the_latest_schema_version(store: MongoPersistenceProvider, raw: Raw) -> None:
+    assert raw[SCHEMA].find_one({"_id": "version"}) == {"_id": "version", "version": LATEST_VERSION}
+
+
+def test_a_store_from_a_newer_liteflow_is_refused(mongo_uri: str, raw: Raw) -> None:
+    raw[SCHEMA].insert_one({"_id": "version", "version": LATEST_VERSION + 1})
+    provider = MongoPersistenceProvider(mongo_uri, raw.name)
+    try:
+        with pytest.raises(ProviderError, match=f"schema version {LATEST_VERSION + 1}"):
+            provider.start()
     finally:
         provider.close()

@@ -19,12 +19,21 @@ from pymongo import UpdateOne
 from pymongo.collection import Collection
 
 from liteflow.core.changes import WorkflowChanges
-from liteflow.core.records import new_id
+from liteflow.core.records import ExecutionError, new_id
 from liteflow.core.serialization import Serializer
 
 from .documents import error_document, event_document, ids_of, subscription_document
 
-__all__ = ["ERRORS", "EVENTS", "JOURNAL", "SUBSCRIPTIONS", "Journal", "journal_entries", "has_entries"]
+__all__ = [
+    "ERRORS",
+    "EVENTS",
+    "JOURNAL",
+    "SUBSCRIPTIONS",
+    "Journal",
+    "error_entries",
+    "has_entries",
+    "journal_entries",
+]
 
 _log = logging.getLogger("liteflow.mongo")
 
@@ -51,7 +60,7 @@ def journal_entries(serializer: Serializer, changes: WorkflowChanges) -> list[Do
             subscription.id = new_id()
         entries.append({**subscription_document(subscription), _OP: _SUBSCRIBE})
     entries += [{"_id": new_id(), _OP: _END, "subscription": sid} for sid in changes.ended_subscriptions]
-    entries += [{**error_document(error, new_id()), _OP: _ERROR} for error in changes.errors]
+    entries += error_entries(changes.errors)
     for event in changes.events:
         if not event.id:
             event.id = new_id()
@@ -61,6 +70,10 @@ def journal_entries(serializer: Serializer, changes: WorkflowChanges) -> list[Do
         for event_id, processed in changes.event_marks.items()
     ]
     return entries
+
+
+def error_entries(errors: Sequence[ExecutionError]) -> list[Document]:
+    return [{**error_document(error, new_id()), _OP: _ERROR} for error in errors]
 
 
 def _record(entry: Document) -> Document:

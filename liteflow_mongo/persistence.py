@@ -41,7 +41,7 @@ from .documents import (
     workflow_document,
     workflow_from_document,
 )
-from .journal import ERRORS, EVENTS, JOURNAL, SUBSCRIPTIONS, Journal, journal_entries
+from .journal import ERRORS, EVENTS, JOURNAL, SUBSCRIPTIONS, Journal, error_entries, journal_entries
 from .schema import migrate
 
 __all__ = ["MongoPersistenceProvider"]
@@ -343,6 +343,24 @@ class MongoPersistenceProvider(PersistenceProvider):
             f"write workflow {workflow_id}",
             lambda: workflows.update_one({"_id": workflow_id}, update, upsert=True),
         )
+
+    def quarantine_workflow(self, workflow_id: str, error: ExecutionError) -> bool:
+        """One update: the status fields and the error's journal entry; the rest of the
+        document, which cannot be loaded, stays as it is."""
+        entries = error_entries([error])
+        workflows = self._collection(WORKFLOWS)
+        update = {
+            "$set": {"status": WorkflowInstance.SUSPENDED, "next_execution": None},
+            "$addToSet": {JOURNAL: {"$each": entries}},
+        }
+        result = self._call(
+            f"suspend workflow {workflow_id}", lambda: workflows.update_one({"_id": workflow_id}, update)
+        )
+        if result.matched_count:
+            self._journal.apply(workflow_id, entries)
+        else:
+            self.persist_errors([error])
+        return bool(result.matched_count)
 
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance | None:
         workflows = self._collection(WORKFLOWS)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from .changes import WorkflowChanges
 from .clock import utcnow
+from .errors import ProviderError
 from .passes import PassesDone, PassRunner
 from .providers import QueueType
+from .quarantine import Quarantine
 from .records import Event, EventSubscription, WorkflowInstance
 from .worker_services import RetryLater, Services, consume
 
@@ -23,9 +25,10 @@ class EventConsumer:
     delivery) and the pass that follows are one atomic write of the instance.
     """
 
-    def __init__(self, services: Services, runner: PassRunner) -> None:
+    def __init__(self, services: Services, runner: PassRunner, quarantine: Quarantine) -> None:
         self._services = services
         self._runner = runner
+        self._quarantine = quarantine
         self._retries = RetryLater(services, QueueType.EVENT, limit=None)
 
     def run(self) -> None:
@@ -39,7 +42,14 @@ class EventConsumer:
             return
         delivered = True
         try:
-            event = services.persistence.get_event(event_id)
+            try:
+                event = services.persistence.get_event(event_id)
+            except ProviderError:
+                raise  # the store failed for a moment: the worker loop tries again
+            except Exception as exc:
+                if not self._quarantine.event_failed(event_id, exc):
+                    self._retries.schedule(event_id)
+                return
             if event is None:
                 return
             if event.event_time is not None and event.event_time > utcnow():
@@ -73,7 +83,14 @@ class EventConsumer:
             return False
         done: PassesDone | None = None
         try:
-            workflow = services.persistence.get_workflow_instance(workflow_id)
+            try:
+                workflow = services.persistence.get_workflow_instance(workflow_id)
+            except ProviderError:
+                raise
+            except Exception as exc:
+                # An instance that cannot be loaded cannot take the event; once it is put
+                # aside, the event goes on to its other subscribers.
+                return self._quarantine.workflow_failed(workflow_id, exc)
             changes = None if workflow is None else self._wake(workflow, subscription, event)
             if changes is None:
                 self._end_stale(subscription, event, mark_processed)

@@ -17,6 +17,7 @@ from .passes import PassRunner
 from .pointers import genesis_pointer
 from .primitives import child_completion_event
 from .providers import LockProvider, PersistenceProvider, QueueProvider, QueueType
+from .quarantine import Quarantine
 from .records import Event, WorkflowInstance, event_key_text
 from .registry import WorkflowRegistry
 from .result_processor import ResultProcessor
@@ -93,8 +94,9 @@ class WorkflowHost:
                 self._stopping,
             )
             runner = PassRunner(services, self._executor)
-            events = EventConsumer(services, runner)
-            workflows = WorkflowConsumer(services, runner)
+            quarantine = Quarantine(services)
+            events = EventConsumer(services, runner, quarantine)
+            workflows = WorkflowConsumer(services, runner, quarantine)
             poller = RunnablePoller(services)
             targets = [
                 (f"liteflow-workflow-{n}", workflows.run)

@@ -80,6 +80,16 @@ class MemoryPersistenceProvider(PersistenceProvider):
             for event_id, processed in changes.event_marks.items():
                 self._mark_event(event_id, processed)
 
+    def quarantine_workflow(self, workflow_id: str, error: ExecutionError) -> bool:
+        with self._lock:
+            stored = self._workflows.get(workflow_id)
+            if stored is not None:
+                stored.status = WorkflowInstance.SUSPENDED
+                stored.next_execution = None
+                self._due.pop(workflow_id, None)
+            self.persist_errors([error])
+            return stored is not None
+
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance | None:
         with self._lock:
             stored = self._workflows.get(workflow_id)

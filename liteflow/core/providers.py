@@ -73,6 +73,19 @@ class PersistenceProvider(ABC):
             else:
                 self.mark_event_unprocessed(event_id)
 
+    def quarantine_workflow(self, workflow_id: str, error: ExecutionError) -> bool:
+        """Suspend a stored instance WITHOUT loading it (it cannot be loaded or run) and
+        record `error`, atomically; False if this provider cannot (then only the error is
+        recorded, and the engine skips the instance until it restarts). Override it."""
+        self.persist_errors([error])
+        return False
+
+    def mark_event_failed(self, event_id: str, error: ExecutionError) -> None:
+        """An event that cannot be loaded or delivered: record `error` (under the event's id,
+        so ``get_errors(event_id)`` shows it) and mark the event processed, never offered again."""
+        self.persist_errors([error])
+        self.mark_event_processed(event_id)
+
     @abstractmethod
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance | None:
         """Load one instance."""
@@ -139,7 +152,7 @@ class PersistenceProvider(ABC):
 
     @abstractmethod
     def get_errors(self, workflow_id: str) -> list[ExecutionError]:
-        """Errors recorded for one instance, oldest first."""
+        """Errors recorded for one instance (or for an event that failed, by its id), oldest first."""
 
 
 class QueueType(enum.IntEnum):

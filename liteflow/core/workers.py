@@ -5,8 +5,10 @@ from __future__ import annotations
 from .changes import WorkflowChanges
 from .clock import utcnow
 from .delivery import EventConsumer, event_lock_name
+from .errors import ProviderError
 from .passes import PassesDone, PassRunner
 from .providers import QueueType
+from .quarantine import QUARANTINE_AFTER, Quarantine
 from .records import WorkflowInstance
 from .worker_services import RetryLater, Services, consume
 
@@ -21,19 +23,23 @@ POLL_EVENTS_LOCK = "liteflow:poll-events"
 class WorkflowConsumer:
     """Takes workflow ids from the queue and runs their due steps under the instance's lock."""
 
-    def __init__(self, services: Services, runner: PassRunner) -> None:
+    def __init__(self, services: Services, runner: PassRunner, quarantine: Quarantine) -> None:
         self._services = services
         self._runner = runner
+        self._quarantine = quarantine
         # The holder of the lock queues the instance again when it is due, but a distributed
         # lock can also be held by no one (contenders that each won a minority of Redlock's
         # servers all gave up): a few retries cover that without waiting for the poller.
         self._retries = RetryLater(services, QueueType.WORKFLOW, limit=LOCKED_WORKFLOW_RETRIES)
+        self._failed = RetryLater(services, QueueType.WORKFLOW, limit=QUARANTINE_AFTER)
 
     def run(self) -> None:
         consume(self._services, QueueType.WORKFLOW, self.process_workflow)
 
     def process_workflow(self, workflow_id: str) -> None:
         services = self._services
+        if self._quarantine.is_given_up(workflow_id):
+            return
         if not services.lock.acquire_lock(workflow_id):
             services.logger.debug("workflow %s is locked by another worker; retrying soon", workflow_id)
             self._retries.schedule(workflow_id)
@@ -41,17 +47,25 @@ class WorkflowConsumer:
         self._retries.succeeded(workflow_id)
         done: PassesDone | None = None
         try:
-            workflow = services.persistence.get_workflow_instance(workflow_id)
-            if workflow is None or workflow.status != WorkflowInstance.RUNNABLE:
-                return
-            if workflow.next_execution is None or workflow.next_execution > utcnow():
-                done = PassesDone(workflow_id, workflow.next_execution)
-            else:
-                done = self._runner.run(workflow, WorkflowChanges(workflow))
+            done = self._run_due(workflow_id)
+            self._quarantine.succeeded(workflow_id)
+        except ProviderError:
+            raise  # the store failed for a moment: the worker loop tries again
+        except Exception as exc:
+            if not self._quarantine.workflow_failed(workflow_id, exc):
+                self._failed.schedule(workflow_id)
         finally:
             services.lock.release_lock(workflow_id)
         if done is not None:
             done.finish(services)
+
+    def _run_due(self, workflow_id: str) -> PassesDone | None:
+        workflow = self._services.persistence.get_workflow_instance(workflow_id)
+        if workflow is None or workflow.status != WorkflowInstance.RUNNABLE:
+            return None
+        if workflow.next_execution is None or workflow.next_execution > utcnow():
+            return PassesDone(workflow_id, workflow.next_execution)
+        return self._runner.run(workflow, WorkflowChanges(workflow))
 
 
 class RunnablePoller:

@@ -42,6 +42,7 @@ from ._schema import (
     MATCHING_SUBSCRIPTIONS,
     PURGE_DEPENDENTS,
     PURGE_WORKFLOWS,
+    QUARANTINE_WORKFLOW,
     RUNNABLE_EVENTS,
     RUNNABLE_WORKFLOWS,
     SELECT_ERRORS,
@@ -269,6 +270,19 @@ class SqlitePersistenceProvider(PersistenceProvider):
             subscription.id = subscription_id
         for event, event_id in zip(changes.events, event_ids, strict=True):
             event.id = event_id
+
+    def quarantine_workflow(self, workflow_id: str, error: ExecutionError) -> bool:
+        """Only the status columns change: the row that cannot be loaded stays as it is."""
+        error_rows = self._error_rows([error])
+
+        def work(connection: sqlite3.Connection) -> int:
+            changed = connection.execute(
+                QUARANTINE_WORKFLOW, (WorkflowInstance.SUSPENDED, workflow_id)
+            ).rowcount
+            connection.executemany(INSERT_ERROR, error_rows)
+            return int(changed)
+
+        return bool(self._db.write(work, "quarantine_workflow"))
 
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance | None:
         rows = self._db.read(f"{SELECT_WORKFLOWS} WHERE id = ?", (workflow_id,), "get_workflow_instance")

@@ -88,6 +88,7 @@ PURGE_DEPENDENTS = (
     f"DELETE FROM subscriptions WHERE workflow_id IN (SELECT id FROM workflows WHERE {PURGE_CONDITION})",
     f"DELETE FROM execution_errors WHERE workflow_id IN (SELECT id FROM workflows WHERE {PURGE_CONDITION})",
 )
+QUARANTINE_WORKFLOW = "UPDATE workflows SET status = ?, next_execution = NULL WHERE id = ?"
 PURGE_WORKFLOWS = f"DELETE FROM workflows WHERE {PURGE_CONDITION}"
 RUNNABLE_WORKFLOWS = (
     "SELECT id FROM workflows WHERE status = ? AND next_execution <= ? ORDER BY next_execution, rowid"

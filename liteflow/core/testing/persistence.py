@@ -302,6 +302,26 @@ class PersistenceProviderConformance(ProviderSuite[PersistenceProvider]):
             stored = store.get_event(existing)
             assert stored is not None and stored.event_key == "existing"
 
+    def test_quarantine_suspends_an_instance_and_records_why(self) -> None:
+        with self.provider() as store:
+            instance = _instance(next_execution=utcnow() - timedelta(seconds=1))
+            workflow_id = store.create_workflow(instance)
+            error = ExecutionError()
+            error.workflow_id, error.message, error.error_time = workflow_id, "cannot load", utcnow()
+            assert store.quarantine_workflow(workflow_id, error) is True
+            assert store.get_runnable_instances() == []
+            loaded = store.get_workflow_instance(workflow_id)
+            assert loaded is not None
+            assert (loaded.status, loaded.next_execution) == (WorkflowInstance.SUSPENDED, None)
+            assert loaded.data == instance.data and loaded.reference == instance.reference
+            assert [found.message for found in store.get_errors(workflow_id)] == ["cannot load"]
+
+    def test_quarantine_of_an_unknown_instance_says_so(self) -> None:
+        with self.provider() as store:
+            error = ExecutionError()
+            error.workflow_id, error.message, error.error_time = "missing", "cannot load", utcnow()
+            assert store.quarantine_workflow("missing", error) is False
+
     def test_runnable_instances_are_due_runnable_ones_only(self) -> None:
         with self.provider() as store:
             now = utcnow()

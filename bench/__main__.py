@@ -29,7 +29,7 @@ def _figures(workload: str, m: dict[str, Any]) -> str:
         )
     if workload == "foreach":
         return f"{m.get('seconds', 0):.3f} s"
-    if workload == "event":
+    if workload in ("event", "timed-event"):
         return f"median {m.get('median_ms', 0):.2f} ms, p99 {m.get('p99_ms', 0):.2f} ms over {m.get('n')}"
     if workload == "sleep":
         return f"late by median {m.get('median_ms', 0):.1f} ms, p99 {m.get('p99_ms', 0):.1f} ms"

@@ -10,7 +10,7 @@ from typing import Any
 
 from .systems import DEFAULT_SYSTEMS, QUICK_SYSTEMS, REPO_ROOT, SYSTEMS
 
-WORKLOADS = ("throughput", "foreach", "event", "sleep", "idle", "memory")
+WORKLOADS = ("throughput", "foreach", "event", "timed-event", "sleep", "idle", "memory")
 
 #: Host options tried for the throughput runs of this project when --host-options is not given.
 TUNING_CANDIDATES: tuple[dict[str, Any], ...] = (
@@ -96,7 +96,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--counts", help="throughput counts (full: 1000,10000,50000; quick: 50,2000)")
     p.add_argument("--foreach-workflows", help="foreach runs (full: 1,20; quick: 1)")
     p.add_argument("--foreach-items", type=int, help="items per foreach (default 100)")
-    p.add_argument("--events", type=int, help="event round trips = waiting workflows (full 1000)")
+    p.add_argument(
+        "--events",
+        type=int,
+        help="event round trips = waiting workflows, with and without a wait timeout (full 1000)",
+    )
     p.add_argument("--sleepers", type=int, help="workflows sleeping 100 ms (full 200)")
     p.add_argument("--idle-workflows", type=int, help="workflows waiting during the idle window (1000)")
     p.add_argument("--idle-window", type=float, help="idle CPU window in seconds (full 10, quick 1)")

@@ -53,8 +53,10 @@ class LiteFlowWorkloads(HostWorkloads):
     def key_data(self, key: str) -> KeyData:
         return KeyData(key)
 
-    def start_waiting(self, host: WorkflowHost, keys: Sequence[str], deadline: Deadline) -> None:
-        self.start_each(host, "WaitForEvent", keys, deadline)
+    def start_waiting(
+        self, host: WorkflowHost, keys: Sequence[str], deadline: Deadline, workflow_id: str = "WaitForEvent"
+    ) -> None:
+        self.start_each(host, workflow_id, keys, deadline)
 
         def subscribed(key: str) -> Callable[[], bool]:
             return lambda: bool(host.persistence_service.get_subscriptions(EVENT_NAME, key, FAR_FUTURE))

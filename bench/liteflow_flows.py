@@ -17,6 +17,8 @@ from .peers.driver_common import Recorder
 RECORDER = Recorder()
 EVENT_NAME = "bench-event"
 SLEEP_SECONDS = 0.1
+#: The timed wait's timeout: long enough never to pass during a run, like an approval's.
+WAIT_TIMEOUT = timedelta(days=2)
 
 
 class Hello(StepBody):
@@ -106,6 +108,18 @@ class WaitForEvent(Workflow):
         builder.start_with(Hello).wait_for(EVENT_NAME, lambda data, context: data.key).then(RecordArrival)
 
 
+class TimedWaitForEvent(Workflow):
+    """WaitForEvent with a timeout on the wait: the event must wake it as fast (issue 12)."""
+
+    def id(self) -> str:
+        return "TimedWaitForEvent"
+
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(Hello).wait_for(
+            EVENT_NAME, lambda data, context: data.key, timeout=WAIT_TIMEOUT
+        ).then(RecordArrival)
+
+
 class Nap(StepBody):
     """Sleeps 100 ms once; the second run records how late it woke against the due time."""
 
@@ -127,4 +141,10 @@ class SleepOnce(Workflow):
         builder.start_with(Nap).then(Goodbye)
 
 
-ALL_WORKFLOWS: tuple[type[Workflow], ...] = (ThreeStep, ForEach100, WaitForEvent, SleepOnce)
+ALL_WORKFLOWS: tuple[type[Workflow], ...] = (
+    ThreeStep,
+    ForEach100,
+    WaitForEvent,
+    TimedWaitForEvent,
+    SleepOnce,
+)

@@ -24,6 +24,7 @@ TITLES = {
     "throughput": "(a) 3-step workflows: start N, time to the last completion",
     "foreach": "(b) foreach over 100 items: time to complete",
     "event": "(c) event round trip: publish to the next step running",
+    "timed-event": "(c') event round trip through a wait with a 2-day timeout",
     "sleep": "(d) 100 ms sleep: wake-up lateness",
     "idle": "(e) idle CPU with workflows waiting on events",
     "memory": "(f) memory per waiting workflow",
@@ -39,6 +40,7 @@ def reproduce(config: Config, system: str, workload: str, params: dict[str, Any]
     flag = {
         "throughput": ("--counts", "count"),
         "event": ("--events", "count"),
+        "timed-event": ("--events", "count"),
         "sleep": ("--sleepers", "count"),
         "idle": ("--idle-workflows", "count"),
         "memory": ("--memory-workflows", "count"),
@@ -131,7 +133,7 @@ class Plan:
             for params in self.params(workload):
                 self._skip(system, workload, params, reason)
             return
-        getattr(self, f"_{workload}")(system)
+        getattr(self, "_" + workload.replace("-", "_"))(system)
 
     def _throughput(self, system: System) -> None:
         config = self.config
@@ -199,6 +201,9 @@ class Plan:
     def _event(self, system: System) -> None:
         self._populated(system, "event")
 
+    def _timed_event(self, system: System) -> None:
+        self._populated(system, "timed-event")
+
     def _sleep(self, system: System) -> None:
         self._populated(system, "sleep")
 
@@ -218,7 +223,7 @@ class Plan:
                 {"workflows": workflows, "items": config.foreach_items}
                 for workflows in config.foreach_workflows
             ]
-        if workload == "event":
+        if workload in ("event", "timed-event"):
             return [{"count": config.events, "settle": config.settle, "pace": config.pace}]
         if workload == "sleep":
             return [{"count": config.sleepers}]

@@ -43,6 +43,10 @@ READY: set[str] = set()
 READY_LOCK = threading.Lock()
 TOPIC = "bench-event"
 SLEEP_SECONDS = 0.1
+#: DBOS.recv always has a timeout (60 s unless given): an hour for the event round trip, two
+#: days (LiteFlow's TimedWaitForEvent) for the round trip through a wait with a timeout.
+RECV_TIMEOUT_SECONDS = 3600.0
+TIMED_RECV_TIMEOUT_SECONDS = 2 * 24 * 3600.0
 
 
 @DBOS.step()
@@ -87,11 +91,11 @@ def record_arrival(key: str) -> None:
 
 
 @DBOS.workflow()
-def wait_for_event(key: str) -> None:
+def wait_for_event(key: str, timeout_seconds: float) -> None:
     hello()
     with READY_LOCK:
         READY.add(key)
-    DBOS.recv(TOPIC, timeout_seconds=3600)
+    DBOS.recv(TOPIC, timeout_seconds=timeout_seconds)
     record_arrival(key)
 
 
@@ -183,20 +187,24 @@ def foreach(spec: Spec) -> Metrics:
     return metrics
 
 
-def start_waiting(keys: list[str], deadline: Deadline) -> dict[str, str]:
+def start_waiting(
+    keys: list[str], deadline: Deadline, timeout_seconds: float = RECV_TIMEOUT_SECONDS
+) -> dict[str, str]:
     """Start one recv-ing workflow per key; return key -> workflow id once all reached recv."""
-    handles = start_all(lambda key: DBOS.start_workflow(wait_for_event, key), keys, deadline, "workflows")
+    handles = start_all(
+        lambda key: DBOS.start_workflow(wait_for_event, key, timeout_seconds), keys, deadline, "workflows"
+    )
     ids = {key: handle.get_workflow_id() for key, handle in zip(keys, handles, strict=True)}
     wait_until(lambda: READY.issuperset(keys), deadline, f"{len(keys)} workflows to reach recv")
     return ids
 
 
-def event(spec: Spec) -> Metrics:
+def event(spec: Spec, timeout_seconds: float = RECV_TIMEOUT_SECONDS) -> Metrics:
     count = int(spec["count"])
     deadline = Deadline(spec["timeout"])
     launch(spec)
     keys = [f"key-{n}" for n in range(count)]
-    ids = start_waiting(keys, deadline)
+    ids = start_waiting(keys, deadline, timeout_seconds)
     time.sleep(float(spec.get("settle", 1.0)))  # let the last passes finish and release their locks
     return event_round_trips(
         lambda key: DBOS.send(ids[key], "payload", TOPIC),
@@ -205,6 +213,11 @@ def event(spec: Spec) -> Metrics:
         deadline,
         float(spec.get("pace", 0.02)),
     )
+
+
+def timed_event(spec: Spec) -> Metrics:
+    """Every recv has a timeout: this is the same round trip with LiteFlow's two-day one."""
+    return event(spec, TIMED_RECV_TIMEOUT_SECONDS)
 
 
 def sleep(spec: Spec) -> Metrics:
@@ -255,6 +268,7 @@ if __name__ == "__main__":
             "throughput": throughput,
             "foreach": foreach,
             "event": event,
+            "timed-event": timed_event,
             "sleep": sleep,
             "idle": idle,
             "memory": memory,

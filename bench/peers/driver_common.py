@@ -242,6 +242,8 @@ class HostWorkloads:
     supplies the host and the few calls that differ, and passes `workloads()` to run_driver."""
 
     event_name = "bench-event"
+    #: Why this engine's wait for an event cannot have a timeout; "" when it can.
+    no_wait_timeout = ""
 
     def __init__(self, recorder: Recorder, complete_status: Any) -> None:
         self.recorder = recorder
@@ -266,8 +268,11 @@ class HostWorkloads:
     def key_data(self, key: str) -> Any:
         raise NotImplementedError
 
-    def start_waiting(self, host: Any, keys: Sequence[str], deadline: Deadline) -> None:
-        """Start one WaitForEvent per key; return once every one has its subscription stored."""
+    def start_waiting(
+        self, host: Any, keys: Sequence[str], deadline: Deadline, workflow_id: str = "WaitForEvent"
+    ) -> None:
+        """Start one `workflow_id` (WaitForEvent or TimedWaitForEvent) per key; return once
+        every one has its subscription stored."""
         raise NotImplementedError
 
     # --- shared -------------------------------------------------------------------------------
@@ -334,12 +339,12 @@ class HostWorkloads:
             metrics.update(items=items, workflows=workflows)
             return metrics
 
-    def event(self, spec: Spec) -> Metrics:
+    def event(self, spec: Spec, workflow_id: str = "WaitForEvent") -> Metrics:
         count = int(spec["count"])
         deadline = Deadline(spec["timeout"])
         keys = [f"key-{n}" for n in range(count)]
         with self.running_host(spec) as host:
-            self.start_waiting(host, keys, deadline)
+            self.start_waiting(host, keys, deadline, workflow_id)
             time.sleep(float(spec.get("settle", 1.0)))  # let the last passes finish and release their locks
             return event_round_trips(
                 lambda key: host.publish_event(self.event_name, key, "payload"),
@@ -348,6 +353,12 @@ class HostWorkloads:
                 deadline,
                 float(spec.get("pace", 0.02)),
             )
+
+    def timed_event(self, spec: Spec) -> Metrics:
+        """The event round trip again, through a wait that has a timeout."""
+        if self.no_wait_timeout:
+            raise UnsupportedWorkloadError(self.no_wait_timeout)
+        return self.event(spec, "TimedWaitForEvent")
 
     def sleep(self, spec: Spec) -> Metrics:
         count = int(spec["count"])
@@ -395,6 +406,7 @@ class HostWorkloads:
             "throughput": self.throughput,
             "foreach": self.foreach,
             "event": self.event,
+            "timed-event": self.timed_event,
             "sleep": self.sleep,
             "idle": self.idle,
             "memory": self.memory,

@@ -141,6 +141,7 @@ class SleepOnce(Workflow):
 
 class OriginalWorkloads(HostWorkloads):
     event_name = EVENT_NAME
+    no_wait_timeout = "liteflow.core 0.3.1's wait_for takes no timeout"
 
     @contextmanager
     def running_host(self, spec: Spec) -> Iterator[Any]:
@@ -165,10 +166,12 @@ class OriginalWorkloads(HostWorkloads):
     def key_data(self, key: str) -> KeyData:
         return KeyData(key)
 
-    def start_waiting(self, host: Any, keys: Sequence[str], deadline: Deadline) -> None:
+    def start_waiting(
+        self, host: Any, keys: Sequence[str], deadline: Deadline, workflow_id: str = "WaitForEvent"
+    ) -> None:
         subscriptions = host._persistence_service._subscriptions
         target = len(subscriptions) + len(keys)
-        self.start_each(host, "WaitForEvent", keys, deadline)
+        self.start_each(host, workflow_id, keys, deadline)
         wait_until(lambda: len(subscriptions) >= target, deadline, f"{len(keys)} subscriptions")
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from liteflow.core import PersistenceProvider, WorkflowHost, WorkflowInstance, configure_workflow_host
+from liteflow.core.changes import WorkflowChanges
 
 from .liteflow_flows import ALL_WORKFLOWS, EVENT_NAME, RECORDER, ForEach100, KeyData, MyData
 from .peers.driver_common import Deadline, HostWorkloads, Metrics, Spec, run_driver, wait_until
@@ -23,6 +24,8 @@ FAR_FUTURE = datetime(9000, 1, 1, tzinfo=timezone.utc)
 
 class LiteFlowWorkloads(HostWorkloads):
     event_name = EVENT_NAME
+    #: One atomic write per pass; persist_workflow is only a shorthand for it.
+    write_method = "persist_changes"
 
     @contextmanager
     def running_host(self, spec: Spec) -> Iterator[WorkflowHost]:
@@ -42,6 +45,9 @@ class LiteFlowWorkloads(HostWorkloads):
 
     def persistence(self, host: WorkflowHost) -> PersistenceProvider:
         return host.persistence_service
+
+    def written_workflow(self, written: WorkflowChanges) -> WorkflowInstance:
+        return written.workflow
 
     def three_step_data(self, n: int) -> MyData:
         return MyData(n, 2)

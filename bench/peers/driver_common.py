@@ -244,6 +244,8 @@ class HostWorkloads:
     event_name = "bench-event"
     #: Why this engine's wait for an event cannot have a timeout; "" when it can.
     no_wait_timeout = ""
+    #: The provider method every write of an instance goes through.
+    write_method = "persist_workflow"
 
     def __init__(self, recorder: Recorder, complete_status: Any) -> None:
         self.recorder = recorder
@@ -282,16 +284,20 @@ class HostWorkloads:
         start = host.start_workflow
         start_all(lambda key: start(workflow_id, 1, self.key_data(key)), keys, deadline, workflow_id)
 
+    def written_workflow(self, written: Any) -> Any:
+        """The instance in the first argument of `write_method`."""
+        return written
+
     def on_persist(self, host: Any, callback: Callable[[Any], None]) -> None:
         """Call `callback` after every stored instance: the only engine-neutral completion signal."""
         persistence = self.persistence(host)
-        persist = persistence.persist_workflow
+        persist = getattr(persistence, self.write_method)
 
-        def watched(workflow: Any, *args: Any, **kwargs: Any) -> None:
-            persist(workflow, *args, **kwargs)
-            callback(workflow)
+        def watched(written: Any, *args: Any, **kwargs: Any) -> None:
+            persist(written, *args, **kwargs)
+            callback(self.written_workflow(written))
 
-        persistence.persist_workflow = watched
+        setattr(persistence, self.write_method, watched)
 
     def start_and_finish(
         self, host: Any, spec: Spec, workflow_id: str, datas: Sequence[Any]

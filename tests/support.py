@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, closing, contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 from liteflow.core import (
+    ExecutionPointer,
     LockProvider,
     MemoryPersistenceProvider,
     PersistenceProvider,
@@ -29,11 +31,29 @@ LockT = TypeVar("LockT", bound=LockProvider)
 __all__ = [
     "PersistenceFactory",
     "Scenario",
+    "load_crafted_data",
     "lock_nodes",
     "persistence_factories",
     "running_host",
     "wait_until",
 ]
+
+
+def load_crafted_data(database: Path, stored_text: str) -> Any:
+    """Store an instance in a SQLite file, write `stored_text` over its data by hand, load it back."""
+    store = SqlitePersistenceProvider(database)
+    try:
+        instance = WorkflowInstance()
+        instance.workflow_definition_id = "Crafted"
+        instance.execution_pointers.append(ExecutionPointer())
+        workflow_id = store.create_workflow(instance)
+        with closing(sqlite3.connect(database)) as connection, connection:
+            connection.execute("UPDATE workflows SET data = ? WHERE id = ?", (stored_text, workflow_id))
+        loaded = store.get_workflow_instance(workflow_id)
+        assert loaded is not None
+        return loaded.data
+    finally:
+        store.close()
 
 
 def wait_until(

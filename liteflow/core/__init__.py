@@ -58,6 +58,7 @@ from .providers import (
     QueueType,
 )
 from .records import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
+from .serialization import register_type
 from .sqlite import SqlitePersistenceProvider
 from .step import ExecutionResult, StepBody, StepExecutionContext
 from .workflow import Workflow
@@ -111,6 +112,7 @@ __all__ = [
     "EVENT_QUEUE",
     "MemoryPersistenceProvider",
     "SqlitePersistenceProvider",
+    "register_type",
     "SingleNodeQueueProvider",
     "LocalQueueProvider",
     "LocalLockProvider",

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from .callables import bind_arity
 from .clock import to_timedelta
 from .definition import IOMapping, RetryPolicy, StepOutcome, WorkflowDefinition, WorkflowStep
-from .errors import WorkflowDefinitionError
+from .errors import InvalidArgumentError, WorkflowDefinitionError
 from .primitives import (
     Decide,
     Delay,
@@ -28,6 +28,7 @@ from .primitives import (
     When,
     While,
 )
+from .records import checked_event_name, event_key_text
 from .step import StepBody
 
 __all__ = ["ParallelStepBuilder", "StepBuilder", "WhenStepBuilder", "WorkflowBuilder"]
@@ -249,10 +250,13 @@ class StepBuilder:
 
         With `timeout`, the step gives up after that long, with the outcome `WAIT_TIMEOUT`.
         """
-        if not isinstance(event_name, str) or not event_name:
-            raise WorkflowDefinitionError(
-                f"{self._where('wait_for()')}: event name must be a non-empty string, got {event_name!r}"
-            )
+        where = self._where("wait_for()")
+        try:
+            checked_event_name(event_name, where)
+            if not callable(event_key):  # a key function's result is checked when the step runs
+                event_key_text(event_key, f"{where}: the event key")
+        except InvalidArgumentError as exc:
+            raise WorkflowDefinitionError(str(exc)) from None
         return self._add_primitive(
             WaitFor,
             event_name=event_name,
@@ -261,8 +265,15 @@ class StepBuilder:
             timeout=_interval(timeout, "wait_for timeout"),
         )
 
-    def for_each(self, collection: Callable[..., Any], run_parallel: bool = True) -> StepBuilder:
-        """Run the `do` block once per item of ``collection(data, context)``."""
+    def for_each(
+        self, collection: Callable[..., Any] | Iterable[Any], run_parallel: bool = True
+    ) -> StepBuilder:
+        """Run the `do` block once per item of ``collection(data, context)`` (or of a fixed collection)."""
+        if not callable(collection) and not isinstance(collection, Iterable):
+            raise WorkflowDefinitionError(
+                f"{self._where('for_each()')}: expected a callable returning the items, or a "
+                f"collection, got {type(collection).__name__}"
+            )
         return self._add_primitive(Foreach, collection=collection, run_parallel=bool(run_parallel))
 
     def while_(self, condition: Callable[..., Any]) -> StepBuilder:

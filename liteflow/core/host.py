@@ -18,10 +18,11 @@ from .pointers import genesis_pointer
 from .primitives import child_completion_event
 from .providers import LockProvider, PersistenceProvider, QueueProvider, QueueType
 from .quarantine import Quarantine
-from .records import Event, WorkflowInstance, event_key_text
+from .records import Event, WorkflowInstance, checked_event_name, event_key_text
 from .registry import WorkflowRegistry
 from .result_processor import ResultProcessor
 from .scheduler import WakeUpScheduler
+from .text import is_storable_text
 from .worker_services import Services
 from .workers import EventConsumer, RunnablePoller, WorkflowConsumer
 from .workflow import Workflow
@@ -175,6 +176,17 @@ class WorkflowHost:
         `parent_workflow_id` is set by `sub_workflow` steps: the parent is told when this
         instance completes or is terminated.
         """
+        if not isinstance(workflow_id, str) or not workflow_id:
+            shown = repr(workflow_id) if isinstance(workflow_id, str) else type(workflow_id).__name__
+            raise InvalidArgumentError(f"start_workflow() needs a workflow id string, got {shown}")
+        if version is not None and type(version) is not int:
+            raise InvalidArgumentError(
+                f"start_workflow() version must be an int or None, got {type(version).__name__}"
+            )
+        if reference is not None and (not isinstance(reference, str) or not is_storable_text(reference)):
+            raise InvalidArgumentError(
+                "start_workflow() reference must be text that stores can hold, or None"
+            )
         definition = self.registry.get_definition(workflow_id, version)
         if data is None and definition.data_type is not None:
             data = definition.data_type()
@@ -201,16 +213,17 @@ class WorkflowHost:
         event_data: Any = None,
         effective_date: datetime | None = None,
     ) -> str:
-        """Store an event and deliver it to every workflow waiting for (name, key); return its id."""
-        if not isinstance(event_name, str) or not event_name:
-            raise InvalidArgumentError(f"publish_event() needs a non-empty event name, got {event_name!r}")
+        """Store an event and deliver it to every workflow waiting for (name, key); return its id.
+
+        The key is a str, int or UUID (compared as text); anything else raises `InvalidArgumentError`.
+        """
         event = Event()
-        event.event_name = event_name
+        event.event_name = checked_event_name(event_name, "publish_event()")
         event.event_key = event_key_text(event_key)
         event.event_data = event_data
         try:
             event.event_time = utcnow() if effective_date is None else to_utc(effective_date)
-        except TypeError as exc:
+        except (TypeError, OverflowError) as exc:
             raise InvalidArgumentError(f"publish_event() effective_date: {exc}") from None
         event.is_processed = False
         event_id = self.persistence_service.create_event(event)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from datetime import datetime
 from typing import Any
+
+from .errors import InvalidArgumentError
+from .text import is_storable_text
 
 __all__ = [
     "WorkflowInstance",
@@ -13,6 +17,7 @@ __all__ = [
     "Event",
     "EventSubscription",
     "ExecutionError",
+    "checked_event_name",
     "event_key_text",
     "new_id",
 ]
@@ -166,6 +171,39 @@ def new_id() -> str:
     return f"{time.time_ns() // 1000:014x}{os.urandom(9).hex()}"
 
 
-def event_key_text(key: Any) -> str | None:
-    """Event keys are compared as text, so 42 and "42" (or a UUID and its string) match."""
-    return None if key is None else str(key)
+def event_key_text(key: Any, what: str = "event key") -> str | None:
+    """Event keys are compared as text, so 42 and "42" (or a UUID and its string) match.
+
+    A key is a str, an int or a UUID (or None): other values have no text that means the
+    same everywhere (``b"42"`` would become ``"b'42'"``, an object its address). The text is
+    made by the built-in types' own code, never by a subclass's ``__str__``.
+    """
+    if key is None:
+        return None
+    cls = type(key)
+    if issubclass(cls, str):
+        text = str.__str__(key)
+    elif issubclass(cls, int) and not issubclass(cls, bool):
+        try:
+            text = int.__repr__(key)
+        except ValueError:  # beyond sys.get_int_max_str_digits()
+            raise InvalidArgumentError(f"{what} is an int too large to write as text") from None
+    elif cls is uuid.UUID:
+        text = str(key)
+    else:
+        raise InvalidArgumentError(f"{what} must be a str, int or UUID, got {cls.__qualname__}")
+    if not is_storable_text(text):
+        raise InvalidArgumentError(f"{what} contains a lone surrogate, which stores cannot hold as text")
+    return text
+
+
+def checked_event_name(name: object, where: str) -> str:
+    """An event name is non-empty text that every store can hold."""
+    if not isinstance(name, str) or not name:
+        shown = repr(name) if isinstance(name, str) else type(name).__name__
+        raise InvalidArgumentError(f"{where} needs a non-empty event name, got {shown}")
+    if not is_storable_text(name):
+        raise InvalidArgumentError(
+            f"{where}: the event name contains a lone surrogate, which stores cannot hold"
+        )
+    return name

@@ -7,6 +7,8 @@ import threading
 from .builder import WorkflowBuilder
 from .definition import WorkflowDefinition
 from .errors import DuplicateWorkflowError, WorkflowDefinitionError, WorkflowNotRegisteredError
+from .serialization._known import KNOWN_TYPES
+from .text import is_storable_text
 from .workflow import Workflow
 
 __all__ = ["WorkflowRegistry"]
@@ -28,13 +30,13 @@ class WorkflowRegistry:
             )
         workflow_id = workflow.id()
         version = workflow.version()
-        if not isinstance(workflow_id, str) or not workflow_id:
+        if not isinstance(workflow_id, str) or not workflow_id or not is_storable_text(workflow_id):
             raise WorkflowDefinitionError(
                 f"{type(workflow).__qualname__}.id() must return a non-empty string, got {workflow_id!r}"
             )
-        if not isinstance(version, int) or isinstance(version, bool):
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
             raise WorkflowDefinitionError(
-                f"workflow '{workflow_id}': version() must return an int, got {version!r}"
+                f"workflow '{workflow_id}': version() must return a positive int, got {version!r}"
             )
         builder = WorkflowBuilder()
         try:
@@ -58,6 +60,10 @@ class WorkflowRegistry:
             latest = self._latest.get(workflow_id)
             if latest is None or latest.version < version:
                 self._latest[workflow_id] = definition
+        # Stored data of this workflow may then name classes of these packages.
+        KNOWN_TYPES.learn_packages_of(
+            [type(workflow), definition.data_type, *(step.body for step in definition.steps)]
+        )
         return definition
 
     def get_definition(self, workflow_id: str, version: int | None = None) -> WorkflowDefinition:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .clock import to_timedelta, to_utc
+from .records import checked_event_name, event_key_text
 
 if TYPE_CHECKING:
     from .definition import WorkflowStep
@@ -75,10 +76,14 @@ class ExecutionResult:
     def wait_for_event(
         event_name: str, event_key: Any, effective_date: datetime | None = None
     ) -> ExecutionResult:
-        """Suspend this step until an event (name, key) published at or after `effective_date`."""
+        """Suspend this step until an event (name, key) published at or after `effective_date`.
+
+        The key is a str, int or UUID (compared as text); anything else raises
+        `InvalidArgumentError` here, in the step that asked for it.
+        """
         result = ExecutionResult()
-        result.event_name = event_name
-        result.event_key = event_key
+        result.event_name = checked_event_name(event_name, "wait_for_event()")
+        result.event_key = event_key_text(event_key)
         result.event_as_of = None if effective_date is None else to_utc(effective_date)
         return result
 

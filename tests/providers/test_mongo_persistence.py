@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import socket
 import subprocess
+import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -163,6 +165,29 @@ def test_unstorable_data_fails_before_anything_is_written(store: MongoPersistenc
         store.create_workflow(instance)
     assert instance.id == ""
     assert raw.workflows.count_documents({}) == 0
+
+
+def test_a_crafted_stored_type_imports_nothing_and_other_instances_still_load(
+    store: MongoPersistenceProvider, raw: Raw, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = f"lf_trap_{uuid.uuid4().hex[:8]}"
+    marker = tmp_path / "imported.txt"
+    (tmp_path / f"{module}.py").write_text(f"open({str(marker)!r}, 'w').write('imported')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    crafted_id = store.create_workflow(waiting_instance())
+    kept_id = store.create_workflow(waiting_instance())
+    crafted = [
+        {"$type": "object", "class": f"{module}:Payload", "state": {}},
+        {"$type": "set", "items": [1, 1]},
+    ]
+    raw.workflows.update_one({"_id": crafted_id}, {"$set": {"data": crafted}})
+    with pytest.raises(
+        SerializationError, match=rf"'{module}:Payload' cannot be loaded: it is not a known type"
+    ):
+        store.get_workflow_instance(crafted_id)
+    assert module not in sys.modules and not marker.exists()
+    kept = store.get_workflow_instance(kept_id)
+    assert kept is not None and kept.data == waiting_instance().data
 
 
 def test_a_subscription_survives_a_crash_between_the_two_writes(

@@ -5,6 +5,7 @@ and stored data that can no longer be loaded."""
 from __future__ import annotations
 
 import importlib
+import json
 import multiprocessing
 import os
 import shutil
@@ -15,6 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from liteflow.core.clock import utcnow
 from liteflow.core.errors import InvalidArgumentError, ProviderError, SerializationError
 from liteflow.core.providers import PersistenceProvider
 from liteflow.core.records import EventSubscription, ExecutionPointer, WorkflowInstance
-from liteflow.core.serialization import JsonSerializer
+from liteflow.core.serialization import register_type
 from liteflow.core.sqlite import SqlitePersistenceProvider
 from liteflow.core.sqlite._schema import MIGRATIONS
 from liteflow.core.testing import PersistenceProviderConformance
@@ -330,46 +332,30 @@ def test_persist_replaces_the_definition_version_and_create_time_too(
     assert [w.id for w in store.get_workflow_instances(definition_id="Renamed")] == [workflow_id]
 
 
-def test_stored_data_of_a_renamed_class_names_the_type_and_other_instances_still_load(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_stored_data_of_a_class_this_node_does_not_know_names_the_type_until_it_is_registered(
+    store: SqlitePersistenceProvider, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     module_name = f"lf_payloads_{uuid.uuid4().hex[:8]}"
-    source = tmp_path / f"{module_name}.py"
-    original = "class Payload:\n    pass\n\n\nclass Kept:\n    pass\n"
-    source.write_text(original)
+    (tmp_path / f"{module_name}.py").write_text("class Payload:\n    pass\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
-
-    def reload_module(text: str) -> Any:
-        source.write_text(text)
-        sys.modules.pop(module_name, None)
-        importlib.invalidate_caches()
-        return importlib.import_module(module_name)
-
-    db_path = tmp_path / "store.db"
+    broken_id = store.create_workflow(_workflow({"replaced": True}))
+    kept_id = store.create_workflow(_workflow({"kept": True}))
+    document = json.dumps({"$type": "object", "class": f"{module_name}:Payload", "state": {"n": 1}})
+    with closing(sqlite3.connect(db_path)) as connection, connection:
+        connection.execute("UPDATE workflows SET data = ? WHERE id = ?", (document, broken_id))
     try:
-        module = reload_module(original)
-        # A fresh serializer per provider stands for a fresh process: no class is cached yet.
-        writer = SqlitePersistenceProvider(db_path, serializer=JsonSerializer())
-        broken_id = writer.create_workflow(_workflow(module.Payload()))
-        kept_id = writer.create_workflow(_workflow(module.Kept()))
-        writer.close()
-
-        reload_module(original.replace("class Payload", "class RenamedPayload"))
-        reader = SqlitePersistenceProvider(db_path, serializer=JsonSerializer())
         with pytest.raises(SerializationError) as caught:
-            reader.get_workflow_instance(broken_id)
-        assert f"'{module_name}:Payload'" in str(caught.value)
+            store.get_workflow_instance(broken_id)
+        assert f"'{module_name}:Payload' cannot be loaded" in str(caught.value)
         assert broken_id in str(caught.value)
-        kept = reader.get_workflow_instance(kept_id)
-        assert kept is not None and type(kept.data).__name__ == "Kept"
-        reader.close()
+        assert module_name not in sys.modules
+        kept = store.get_workflow_instance(kept_id)
+        assert kept is not None and kept.data == {"kept": True}
 
-        module = reload_module(original)
-        restored = SqlitePersistenceProvider(db_path, serializer=JsonSerializer())
-        loaded = restored.get_workflow_instance(broken_id)
-        assert loaded is not None and isinstance(loaded.data, module.Payload)
-        restored.close()
+        register_type(importlib.import_module(module_name).Payload)
+        loaded = store.get_workflow_instance(broken_id)
+        assert loaded is not None and type(loaded.data).__name__ == "Payload" and loaded.data.n == 1
     finally:
         sys.modules.pop(module_name, None)
 

@@ -182,6 +182,19 @@ def test_publish_event_needs_a_name(memory_scenario: Scenario, name: Any) -> Non
         memory_scenario.host.publish_event(name, "key")
 
 
+class BytesKeyWorkflow(Workflow):
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(Noop).wait_for("approval", lambda data, context: b"42").then(Noop)
+
+
+def test_a_key_function_returning_bytes_fails_its_step_with_the_reason(memory_scenario: Scenario) -> None:
+    workflow_id = memory_scenario.run(BytesKeyWorkflow(), {})
+    wait_until(lambda: memory_scenario.errors(workflow_id), what="the recorded error")
+    assert "event key must be a str, int or UUID, got bytes" in memory_scenario.errors(workflow_id)[0]
+    pointers = memory_scenario.instance(workflow_id).execution_pointers
+    assert all(pointer.status != ExecutionPointer.WAITING for pointer in pointers)
+
+
 def test_naive_effective_date_is_taken_as_utc(scenario: Scenario) -> None:
     data = EventData(unique_key())
     naive_past = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(minutes=1)

@@ -31,6 +31,7 @@ CORE_NAMES = {
     "WhenStepBuilder", "While", "Workflow", "WorkflowBuilder", "WorkflowDefinition",
     "WorkflowDefinitionError", "WorkflowHost", "WorkflowInstance", "WorkflowNotFoundError",
     "WorkflowNotRegisteredError", "WorkflowStep", "configure_workflow_host",
+    "register_type",  # added with the known types of stored documents
 }  # fmt: skip
 
 #: Each compatibility module's names: the original's user-facing ones (models also keeps the

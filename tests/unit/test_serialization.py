@@ -32,6 +32,7 @@ from liteflow.core.serialization import (
     JsonSerializer,
     PickleSerializer,
     Serializer,
+    register_type,
 )
 
 # --------------------------------------------------------------------- module-level test types
@@ -215,6 +216,35 @@ class WithFinalizer:
         pass
 
 
+# This module defines no workflow, so its classes are made known one by one.
+for _known in (
+    Color,
+    Priority,
+    Perm,
+    Corner,
+    Point,
+    FrozenPoint,
+    SlottedPoint,
+    Plain,
+    Hashable,
+    Slotted,
+    PartlySlotted,
+    Box,
+    Derived,
+    Pair,
+    LegacyPair,
+    Outer,
+    Outer.Inner,
+    Inventory,
+    Holder,
+    Connection,
+    Fraction,  # the standard library's classes too: none is known unless registered
+):
+    register_type(_known)
+if sys.version_info >= (3, 11):
+    register_type(Mode)
+
+
 def module_level_function(x: int) -> int:
     return x * 2
 
@@ -335,7 +365,7 @@ ROUND_TRIPS: list[tuple[str, Any]] = [
     ("named-tuple", Pair(Point(0, 0), {1, 2})),
     ("legacy-namedtuple", LegacyPair("a", b"b")),
     ("fraction", Fraction(3, 7)),
-    ("object-keys", {Hashable("a"): 1, Hashable("b"): [Hashable("c")]}),
+    ("object-values-beside-plain-keys", {"a": Hashable("a"), 2: [Hashable("c")]}),
 ]
 if sys.version_info >= (3, 11):
     ROUND_TRIPS.append(("str-enum", Mode.SAFE))
@@ -405,10 +435,11 @@ def test_nested_structures_round_trip() -> None:
     assert loaded.added.utcoffset() == timedelta(hours=2)
 
 
-def test_shared_references_are_not_cycles() -> None:
+def test_shared_references_are_not_cycles_and_stay_shared() -> None:
     shared = [1, 2]
     loaded = roundtrip({"a": shared, "b": shared, "c": Holder(x=shared, y=shared)})
-    assert loaded["a"] == loaded["b"] == loaded["c"].x == [1, 2]
+    assert loaded["a"] == [1, 2]
+    assert loaded["a"] is loaded["b"] is loaded["c"].x is loaded["c"].y
 
 
 # --------------------------------------------------------------------- readable JSON
@@ -473,8 +504,8 @@ def _unstorable_cases() -> list[tuple[str, Any, str, str]]:
         ("module", (os,), "'module'", "data[0]"),
         ("builtin-subclass", Holder(items=NotAList()), "'NotAList'", "data.items"),
         ("finalizer", {"w": WithFinalizer()}, "'WithFinalizer'", "data['w']"),
-        ("nested-event", Holder(c=Corner.TOP_LEFT, bad=Holder(x=threading.Event())), "'lock'", "data.bad.x"),
-        ("bad-key", {(1, threading.Lock()): 1}, "'lock'", "data[<key (1, <unlocked _thread.lock"),
+        ("nested-event", Holder(c=Corner.TOP_LEFT, bad=Holder(x=threading.Event())), "'Event'", "data.bad.x"),
+        ("bad-key", {(1, threading.Lock()): 1}, "'lock'", "data"),
     ]
 
 
@@ -487,7 +518,7 @@ def test_unstorable_value_names_type_and_path(value: Any, type_name: str, path: 
     with pytest.raises(SerializationError) as info:
         JSON.dumps(value, "data")
     message = str(info.value)
-    assert f"cannot store value of type {type_name}" in message
+    assert f"of type {type_name}" in message
     assert f" at {path}" in message
 
 
@@ -557,7 +588,7 @@ def test_too_deep_nesting_is_a_serialization_error() -> None:
     deep: list[Any] = []
     for _ in range(sys.getrecursionlimit() * 2):
         deep = [deep]
-    with pytest.raises(SerializationError, match="nested too deeply"):
+    with pytest.raises(SerializationError, match="nested more than 100 levels deep"):
         JSON.to_document(deep)
 
 
@@ -571,8 +602,7 @@ def test_renamed_class_names_the_stored_type() -> None:
     with pytest.raises(SerializationError) as info:
         JSON.from_document(document)
     message = str(info.value)
-    assert f"stored type '{module}:OldPlain' cannot be loaded" in message
-    assert f"module '{module}' has no attribute 'OldPlain'" in message
+    assert f"stored type '{module}:OldPlain' cannot be loaded: it is not a known type" in message
     assert "document.inner" in message
 
 
@@ -622,7 +652,9 @@ def test_documents_cannot_make_the_loader_call_functions(spies: list[str], tag: 
         document["items"] = ["echo pwned"]
     else:
         document["state"] = {"args": "echo pwned"}
-    with pytest.raises(SerializationError, match=rf"stored type '{target}' cannot be loaded: .*not a class"):
+    with pytest.raises(
+        SerializationError, match=rf"stored type '{target}' cannot be loaded: .*not a known type"
+    ):
         JSON.from_document(document)
     with pytest.raises(SerializationError):
         JSON.loads(json.dumps([1, {"nested": document}]))
@@ -654,7 +686,7 @@ def test_finalizer_gadgets_are_refused(tmp_path: Path) -> None:
         "class": "tempfile:_TemporaryFileCloser",
         "state": {"file": {}, "name": str(victim), "delete": True, "close_called": False},
     }
-    with pytest.raises(SerializationError, match="__del__"):
+    with pytest.raises(SerializationError, match="not a known type"):
         JSON.from_document(document)
     gc.collect()
     assert victim.read_text() == "keep me"
@@ -665,15 +697,6 @@ def test_stored_kind_must_still_match() -> None:
     document["class"] = document["class"].replace(":Plain", ":Color")
     with pytest.raises(SerializationError, match="stored as object but is now an enum"):
         JSON.from_document(document)
-
-
-def test_allowed_modules_limits_both_directions() -> None:
-    strict = JsonSerializer(allowed_modules=["liteflow"])
-    with pytest.raises(SerializationError, match="allowed_modules"):
-        strict.to_document(Plain("x"))
-    with pytest.raises(SerializationError, match="allowed_modules"):
-        strict.from_document(JSON.to_document(Plain("x")))
-    assert strict.from_document(JSON.to_document([1, (2,)])) == [1, (2,)]
 
 
 MALFORMED: list[Any] = [
@@ -745,6 +768,7 @@ def test_default_serializer_is_json_not_pickle() -> None:
         "JsonSerializer",
         "PickleSerializer",
         "DEFAULT_SERIALIZER",
+        "register_type",
     }
 
 
@@ -774,3 +798,12 @@ def test_pickle_serializer_errors_are_serialization_errors() -> None:
         pickler.from_document({"$type": "object"})
     with pytest.raises(SerializationError):
         pickler.from_document({"$pickle": "bm90IGEgcGlja2xl"})
+
+
+def test_pickle_serializer_caps_payloads_both_ways() -> None:
+    small = PickleSerializer(max_size=100)
+    with pytest.raises(SerializationError, match="larger than 100 characters"):
+        small.to_document("x" * 1000, "data")
+    document = PickleSerializer().to_document("x" * 1000)
+    with pytest.raises(SerializationError, match="larger than 100 characters"):
+        small.from_document(document)

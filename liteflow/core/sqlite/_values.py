@@ -68,5 +68,5 @@ def encode_document(document: Any, path: str) -> str:
 def decode_document(text: str, where: str) -> Any:
     try:
         return json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than json can read
         raise SerializationError(f"cannot load {where}: stored text is not valid JSON ({exc})") from exc

@@ -20,11 +20,13 @@ from ..record_schema import (
     WORKFLOW_TIMES,
 )
 from ..records import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
+from ..serialization import register_type
 from ._suite import ProviderSuite
 
 __all__ = ["PersistenceProviderConformance", "SampleData"]
 
 
+@register_type  # liteflow's own packages are never known without it
 @dataclass
 class SampleData:
     """Workflow data of a user-defined class, as stored by the suite."""

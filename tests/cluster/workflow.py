@@ -16,7 +16,14 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, NamedTuple
 
-from liteflow.core import ExecutionResult, StepBody, StepExecutionContext, Workflow, WorkflowBuilder
+from liteflow.core import (
+    ExecutionResult,
+    StepBody,
+    StepExecutionContext,
+    Workflow,
+    WorkflowBuilder,
+    register_type,
+)
 
 __all__ = [
     "EVENT_NAME",
@@ -49,6 +56,7 @@ NAP = timedelta(milliseconds=300)
 SINCE = datetime(2000, 1, 1, tzinfo=timezone.utc)
 
 
+@register_type  # the harness reads instances without registering the workflow
 @dataclass
 class ClusterData:
     index: int = 0

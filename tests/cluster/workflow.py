@@ -219,6 +219,7 @@ class ClusterWorkflow(Workflow):
         looped.do(lambda loop: loop.start_with(Lap)).then(Finish)
 
 
+@register_type  # bench.cluster reads instances without registering the workflow
 @dataclass
 class ThreeStepData:
     """bench's `MyData` plus the instance's index, so a stored sum can be checked against its inputs."""

@@ -1,0 +1,1 @@
+"""Differential testing of the engine against a reference interpreter (issue 12)."""

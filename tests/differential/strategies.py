@@ -1,0 +1,175 @@
+"""Hypothesis strategies for random programs: small by default, shrinking towards one Record.
+
+Every kind of node comes first in its list in its simplest form, so Hypothesis shrinks a
+failing program to the fewest, simplest nodes that still fail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TypeVar
+from functools import cache
+
+from hypothesis import strategies as st
+
+from .labelling import finalise
+from .program import (
+    Block,
+    Compensation,
+    CompensationStep,
+    Decide,
+    Delay,
+    End,
+    ForEach,
+    If,
+    JumpIf,
+    Node,
+    Parallel,
+    Program,
+    Record,
+    Retry,
+    Saga,
+    SagaFailure,
+    SagaItem,
+    SagaStep,
+    Sleep,
+    SoloFailure,
+    Then,
+    Wait,
+    When,
+    While,
+)
+
+__all__ = ["programs"]
+
+T = TypeVar("T")
+
+#: A saga step failing this many times fails every attempt of the saga.
+_ALWAYS = 9
+
+
+def programs(max_depth: int = 3, max_block: int = 4) -> st.SearchStrategy[Program]:
+    """Programs whose blocks nest at most `max_depth` deep and hold at most `max_block` nodes."""
+    return _block(max_depth, max_block).map(lambda body: finalise(Program(body)))
+
+
+@cache
+def _retries() -> st.SearchStrategy[Retry]:
+    return st.builds(
+        Retry,
+        fails=st.integers(0, 2),
+        max_retries=st.integers(0, 2),
+        then=st.sampled_from([Then.COMPENSATE, Then.COMPENSATE, Then.TERMINATE, Then.SUSPEND]),
+    )
+
+
+@cache
+def _compensations() -> st.SearchStrategy[Compensation]:
+    step = st.builds(CompensationStep, sleeps=st.booleans())
+    single = st.builds(Compensation, steps=st.tuples(step), sequence=st.just(False))
+    sequence = st.builds(
+        Compensation, steps=st.lists(step, min_size=1, max_size=3).map(tuple), sequence=st.just(True)
+    )
+    return single | sequence
+
+
+@cache
+def _leaves() -> st.SearchStrategy[Node]:
+    """Weighted by repetition: common nodes often, nodes that end the workflow rarely."""
+    weighted: list[tuple[int, st.SearchStrategy[Node]]] = [
+        (12, st.builds(Record)),
+        (2, st.builds(Wait, timeout=st.booleans())),
+        (2, st.builds(JumpIf, limit=st.integers(1, 2), target_choice=st.integers(0, 7))),
+        (1, st.builds(Sleep)),
+        (1, st.builds(Delay, seconds_as_number=st.booleans())),
+        (2, _retries()),
+        (1, st.builds(SoloFailure, fails=st.integers(0, 1), compensation=_compensations())),
+        (1, st.builds(End)),
+    ]
+    return _weighted(weighted)
+
+
+def _weighted(choices: list[tuple[int, st.SearchStrategy[T]]]) -> st.SearchStrategy[T]:
+    """One of the strategies, each as often as its weight; shrinks towards the first."""
+    table = [strategy for weight, strategy in choices for _ in range(weight)]
+    return st.sampled_from(table).flatmap(lambda strategy: strategy)
+
+
+@cache
+def _block(depth: int, size: int) -> st.SearchStrategy[Block]:
+    """A non-empty block; a `decide` may only end it (its branches are the block's rest)."""
+    nodes = _nodes(depth, size)
+    decide = st.none() if depth == 0 else _weighted([(4, st.none()), (1, _decides(depth - 1, size))])
+    return st.tuples(st.lists(nodes, min_size=1, max_size=size), decide).map(
+        lambda parts: tuple(parts[0]) + (() if parts[1] is None else (parts[1],))
+    )
+
+
+@cache
+def _nodes(depth: int, size: int) -> st.SearchStrategy[Node]:
+    if depth == 0:
+        return _leaves()
+    inner = st.deferred(lambda: _block(depth - 1, size))
+    values = st.integers(1, 3)
+    containers: list[st.SearchStrategy[Node]] = [
+        st.builds(If, condition=st.booleans(), body=inner),
+        st.builds(While, limit=st.integers(0, 2), body=inner),
+        st.builds(ForEach, count=st.integers(0, 3), parallel=st.booleans(), body=inner),
+        st.builds(
+            When,
+            outcome=values,
+            cases=st.lists(st.tuples(values, inner), min_size=1, max_size=3).map(tuple),
+        ),
+        st.builds(Parallel, branches=st.lists(inner, min_size=1, max_size=3).map(tuple)),
+        _sagas(depth - 1),
+    ]
+    return st.one_of(_leaves(), *containers)
+
+
+@cache
+def _decides(depth: int, size: int) -> st.SearchStrategy[Decide]:
+    branches = st.lists(
+        st.tuples(st.integers(1, 3), _block(depth, size)), min_size=1, max_size=3, unique_by=lambda b: b[0]
+    )
+    return st.builds(Decide, value=st.integers(1, 3), branches=branches.map(tuple))
+
+
+@cache
+def _sagas(depth: int) -> st.SearchStrategy[Saga]:
+    step = st.builds(
+        SagaStep,
+        fails=st.sampled_from([0, 0, 1, 2, _ALWAYS]),
+        compensation=st.none() | _compensations(),
+    )
+    parts: list[st.SearchStrategy[SagaItem]] = [
+        step,
+        step,
+        _retries(),
+        st.builds(Wait, timeout=st.booleans()),
+        st.builds(Sleep),
+    ]
+    if depth > 0:
+        parts.append(st.deferred(lambda: _sagas(depth - 1)))
+    return st.builds(
+        Saga,
+        body=st.lists(st.one_of(*parts), min_size=1, max_size=4).map(_nothing_fails_after_a_nested_saga),
+        on_error=st.sampled_from(
+            [SagaFailure.CONTINUE, SagaFailure.CONTINUE, SagaFailure.TERMINATE, SagaFailure.RETRY]
+        ),
+        max_retries=st.integers(0, 2),
+        then=st.sampled_from([Then.TERMINATE, Then.SUSPEND]),
+    )
+
+
+def _nothing_fails_after_a_nested_saga(body: list[SagaItem]) -> tuple[SagaItem, ...]:
+    """Whether an outer saga's failure undoes a completed inner saga is not specified: avoid it."""
+    safe: list[SagaItem] = []
+    nested = False
+    for part in body:
+        if nested and isinstance(part, SagaStep):
+            part = replace(part, fails=0)
+        elif nested and isinstance(part, Retry):
+            part = replace(part, fails=min(part.fails, part.max_retries))
+        safe.append(part)
+        nested = nested or isinstance(part, Saga)
+    return tuple(safe)

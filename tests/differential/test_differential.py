@@ -1,0 +1,85 @@
+"""Differential test: random workflows on a real host against a reference interpreter.
+
+Hypothesis generates small programs (`strategies`): sequences of recording steps, `if_`,
+`while_` (bounded by a counter in the data), sequential and parallel `for_each`, `when` and
+`decide` on outcomes, `parallel`/`join`, sagas with compensations (single steps, sequences,
+sleeping ones) and failing steps, steps retried with `on_error(RETRY, 0, max_retries=n,
+then=...)`, `end_workflow`, `attach` jumps guarded by a counter, zero-length delays and sleeps,
+and waits for events with and without a timeout. Each program is compiled through the
+public builder (`compiler`) and run on a started host over the memory provider and over
+SQLite; the test publishes each awaited event once a step waits for it. The reference
+interpreter (`interpreter`) runs the same program with the intended semantics.
+
+How runs are compared (see `expectation`):
+
+- Each step appends ``label + foreach item + "#" + run number`` to ``data["trace"]``, so every
+  entry is unique and names one run of one step for one item.
+- The interpreter returns a partial order rather than one trace: every entry comes with the
+  entries that must precede it. In a sequence that is the entry before it, so the order of a
+  sequence, a loop, a sequential for_each, a saga and its compensations is checked exactly.
+  Branches that the engine runs side by side (parallel for_each items, parallel branches,
+  every matching `when`) each start after what precedes the fork and are unordered among
+  themselves; what follows the join comes after the last entry of every branch. So each
+  branch's own subsequence is checked in order while any interleaving of branches passes.
+- An actual run must list each entry at most once, only expected entries, each after all of
+  its predecessors, and, unless the workflow stopped, every expected entry; its final status
+  must be the expected one, and its final data (counters, received events) must equal the
+  interpreter's.
+- A stop inside branches (`end_workflow`, TERMINATE, SUSPEND) makes the branches beside it
+  racy: they may have run any part of themselves when it happens. Those entries may then be
+  missing (never out of order); the status must be that of a stop all of whose predecessors
+  ran, a stop made by a failing step must be the trace's last entry, and the data is compared
+  only when every expected entry ran.
+
+CI runs a fixed number of examples derandomized (the same programs every run);
+``LITEFLOW_DIFFERENTIAL_EXAMPLES=10000`` runs that many random ones instead.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import HealthCheck, given, reject, settings
+
+from liteflow.core import WorkflowHost
+from tests.support import persistence_factories, running_host
+
+from .expectation import compare, describe
+from .interpreter import TooLong, interpret
+from .program import Program, render
+from .runner import run_on_host
+from .strategies import programs
+
+_EXAMPLES_VARIABLE = "LITEFLOW_DIFFERENTIAL_EXAMPLES"
+_LONG_RUN = os.environ.get(_EXAMPLES_VARIABLE)
+#: Per provider; a few hundred in all keep CI well under a minute on 2 cores.
+_CI_EXAMPLES = 150
+
+
+@pytest.fixture(scope="module", params=["memory", "sqlite"])
+def host(request: pytest.FixtureRequest) -> Iterator[WorkflowHost]:
+    """One started host per provider for all examples: each program registers its own id."""
+    with persistence_factories()[request.param]() as persistence, running_host(persistence) as started:
+        yield started
+
+
+@settings(
+    max_examples=int(_LONG_RUN) if _LONG_RUN else _CI_EXAMPLES,
+    derandomize=_LONG_RUN is None,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+)
+@given(program=programs())
+def test_generated_workflow_runs_as_the_reference_interpreter_says(
+    host: WorkflowHost, program: Program
+) -> None:
+    try:
+        expected = interpret(program)
+    except TooLong:
+        reject()
+    actual = run_on_host(host, program)
+    problems = compare(expected, actual)
+    assert not problems, describe(render(program), expected, actual, problems)

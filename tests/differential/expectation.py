@@ -63,7 +63,8 @@ class ActualRun:
     status: int
     trace: list[str]
     data: dict[str, Any]
-    stalled_after: float | None = None
+    #: Why the run was given up while still runnable (stalled, or running away), if it was.
+    unfinished: str | None = None
 
 
 @dataclass
@@ -92,10 +93,8 @@ class ExpectationBuilder:
 def compare(expected: Expectation, actual: ActualRun) -> list[str]:
     """Every way `actual` differs from `expected`, in words; empty when it conforms."""
     problems: list[str] = []
-    if actual.stalled_after is not None:
-        problems.append(
-            f"still {status_name(actual.status)} after {actual.stalled_after:.0f} s (the run stalled)"
-        )
+    if actual.unfinished is not None:
+        problems.append(actual.unfinished)
     seen: set[str] = set()
     for entry in actual.trace:
         if entry in seen:
@@ -112,7 +111,7 @@ def compare(expected: Expectation, actual: ActualRun) -> list[str]:
         not_run = [entry for entry in expected.order if entry not in seen]
         if not_run:
             problems.append(f"never ran: {', '.join(not_run)}")
-    if actual.stalled_after is None and not _status_explained(expected, actual, seen):
+    if actual.unfinished is None and not _status_explained(expected, actual, seen):
         problems.append(_status_problem(expected, actual, seen))
     if complete and not problems:
         data = {key: value for key, value in actual.data.items() if key != "trace"}
@@ -147,8 +146,22 @@ def _status_explained(expected: Expectation, actual: ActualRun, seen: set[str]) 
 def describe(program_text: str, expected: Expectation, actual: ActualRun, problems: list[str]) -> str:
     """A divergence, readable: what differs, the program, and both traces."""
     lines = ["the engine diverged from the reference interpreter:"]
-    lines += [f"  - {problem}" for problem in problems]
+    lines += [f"  - {_shorten(problem)}" for problem in problems[:_SHOWN]]
+    if len(problems) > _SHOWN:
+        lines.append(f"  - and {len(problems) - _SHOWN} more")
     lines += ["program:", program_text]
-    lines.append(f"expected ({' or '.join(expected.statuses)}), one valid order: {' '.join(expected.order)}")
-    lines.append(f"actual   ({status_name(actual.status)}): {' '.join(actual.trace)}")
+    lines.append(f"expected ({' or '.join(expected.statuses)}), one valid order: {_entries(expected.order)}")
+    lines.append(f"actual   ({status_name(actual.status)}): {_entries(actual.trace)}")
     return "\n".join(lines)
+
+
+_SHOWN = 12
+
+
+def _shorten(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _entries(trace: list[str], limit: int = 80) -> str:
+    shown = " ".join(_shorten(entry, 40) for entry in trace[:limit])
+    return shown + (f" ... ({len(trace)} entries)" if len(trace) > limit else "")

@@ -8,6 +8,8 @@ and a stop is an exception that ends the run.
 
 from __future__ import annotations
 
+import contextlib
+
 from liteflow.core import WorkflowInstance
 
 from . import tracing
@@ -37,26 +39,28 @@ from .program import (
     While,
 )
 
-__all__ = ["TooLong", "interpret"]
+__all__ = ["ProgramTooLongError", "interpret"]
 
 _STOP_STATUS = {Then.TERMINATE: WorkflowInstance.TERMINATED, Then.SUSPEND: WorkflowInstance.SUSPENDED}
 
 
-class TooLong(Exception):
+class ProgramTooLongError(Exception):
     """The program would record more entries than a test wants to run."""
 
 
-class _Jump(Exception):
+class _JumpError(Exception):
+    """Not an error: `attach` jumping to `target`, caught by the block that holds it."""
+
     def __init__(self, target: str) -> None:
         super().__init__(target)
         self.target = target
 
 
-class _Stopped(Exception):
-    """The workflow has ended (its stop is recorded); unwinds every block."""
+class _StoppedError(Exception):
+    """Not an error: the workflow has ended (its stop is recorded); unwinds every block."""
 
 
-class _SagaFailed(Exception):
+class _SagaFailedError(Exception):
     """A step of a saga failed; carries the failed step's own compensation."""
 
     def __init__(self, compensation: Compensation | None) -> None:
@@ -76,27 +80,25 @@ class _Interpreter:
         self._max_entries = max_entries
 
     def run(self, program: Program) -> Expectation:
-        try:
+        with contextlib.suppress(_StoppedError):
             self._block(program.body, None)
-        except _Stopped:
-            pass
         return self._trace.build(self._data)
 
     def _record(self, label: str, item: str | None) -> None:
         self._trace.add(tracing.record(self._data, label, item))
         if len(self._trace.order) > self._max_entries:
-            raise TooLong(f"more than {self._max_entries} entries")
+            raise ProgramTooLongError(f"more than {self._max_entries} entries")
 
     def _stop(self, status: int, immediate: bool) -> None:
         self._trace.stop(status, immediate)
-        raise _Stopped
+        raise _StoppedError
 
     def _block(self, block: tuple[Node, ...], item: str | None) -> None:
         index = 0
         while index < len(block):
             try:
                 self._node(block[index], item)
-            except _Jump as jump:
+            except _JumpError as jump:
                 target = _position(block, jump.target)
                 if target is None:
                     raise
@@ -115,14 +117,14 @@ class _Interpreter:
             self._trace.tails = start
             try:
                 self._block(block, item)
-            except _Stopped:
+            except _StoppedError:
                 stopped = True
-            except _Jump as jump:
+            except _JumpError as jump:
                 raise AssertionError(f"jump to {jump.target} left a parallel branch") from None
             ends.append(self._trace.tails)
         self._trace.tails = frozenset().union(*ends)
         if stopped:
-            raise _Stopped
+            raise _StoppedError
 
     def _node(self, node: Node, item: str | None) -> None:
         match node:
@@ -171,7 +173,7 @@ class _Interpreter:
             case JumpIf(limit, _, target, label):
                 if tracing.runs(self._data, label, item) < limit:
                     self._record(label, item)
-                    raise _Jump(target)
+                    raise _JumpError(target)
             case Saga():
                 self._saga(node, item)
 
@@ -190,7 +192,7 @@ class _Interpreter:
                 return
         if node.then is Then.COMPENSATE:
             if in_saga:
-                raise _SagaFailed(None)
+                raise _SagaFailedError(None)
             return
         self._stop(_STOP_STATUS[node.then], immediate=True)
 
@@ -208,7 +210,7 @@ class _Interpreter:
                 for part in saga.body:
                     self._saga_item(part, item, completed)
                 return
-            except _SagaFailed as failure:
+            except _SagaFailedError as failure:
                 self._compensate(failure.compensation, item)
                 for compensation in reversed(completed):
                     self._compensate(compensation, item)
@@ -226,7 +228,7 @@ class _Interpreter:
                 failed = tracing.runs(self._data, label, item) < fails
                 self._record(label, item)
                 if failed:
-                    raise _SagaFailed(compensation)
+                    raise _SagaFailedError(compensation)
                 if compensation is not None:
                     completed.append(compensation)
             case Retry():

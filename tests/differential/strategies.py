@@ -7,8 +7,8 @@ failing program to the fewest, simplest nodes that still fail.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TypeVar
 from functools import cache
+from typing import TypeVar
 
 from hypothesis import strategies as st
 
@@ -167,9 +167,10 @@ def _nothing_fails_after_a_nested_saga(body: list[SagaItem]) -> tuple[SagaItem, 
     nested = False
     for part in body:
         if nested and isinstance(part, SagaStep):
-            part = replace(part, fails=0)
+            safe.append(replace(part, fails=0))
         elif nested and isinstance(part, Retry):
-            part = replace(part, fails=min(part.fails, part.max_retries))
-        safe.append(part)
+            safe.append(replace(part, fails=min(part.fails, part.max_retries)))
+        else:
+            safe.append(part)
         nested = nested or isinstance(part, Saga)
     return tuple(safe)

@@ -226,9 +226,6 @@ Block = tuple[Node, ...]
 class Program:
     body: Block
 
-    def __repr__(self) -> str:
-        return "Program:\n" + render(self)
-
 
 def render(program: Program) -> str:
     """The program as indented pseudo-code, for failure reports."""

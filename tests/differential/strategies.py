@@ -128,10 +128,11 @@ def _nodes(depth: int, size: int) -> st.SearchStrategy[Node]:
 
 @cache
 def _decides(depth: int, size: int) -> st.SearchStrategy[Decide]:
-    branches = st.lists(
-        st.tuples(st.integers(1, 3), _block(depth, size)), min_size=1, max_size=3, unique_by=lambda b: b[0]
+    """Branch values are distinct: exactly one branch, or none, matches."""
+    branches = st.tuples(st.permutations([1, 2, 3]), st.lists(_block(depth, size), min_size=1, max_size=3))
+    return st.builds(
+        Decide, value=st.integers(1, 3), branches=branches.map(lambda parts: tuple(zip(*parts, strict=False)))
     )
-    return st.builds(Decide, value=st.integers(1, 3), branches=branches.map(tuple))
 
 
 @cache

@@ -1,0 +1,114 @@
+"""A long differential run that goes on past divergences and shrinks each kind of them.
+
+    python -m tests.differential.long_run --examples 10000 --provider sqlite
+
+Runs that many random programs on one host. A divergence of a kind not seen before (its
+`signature`: which problems, naming which kinds of step) fails the Hypothesis test, which
+shrinks it to a minimal program; that program is printed, its kind counts as known from then
+on, and the search goes on with the examples left. Divergences of known kinds are only counted.
+Ends with the counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from hypothesis import HealthCheck, Phase, given, reject, settings
+
+from liteflow.core import WorkflowHost
+from tests.support import persistence_factories, running_host
+
+from .comparison import compare, describe, signature
+from .expectation import status_name
+from .interpreter import ProgramTooLongError, interpret
+from .program import Program, render
+from .runner import run_on_host
+from .strategies import programs
+
+__all__ = ["main"]
+
+
+class _NewDivergenceError(AssertionError):
+    def __init__(self, kind: str, report: str) -> None:
+        super().__init__(report)
+        self.kind = kind
+
+
+@dataclass
+class _Tally:
+    searched: int = 0
+    shrinking_runs: int = 0
+    entries: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    divergences: Counter[str] = field(default_factory=Counter)
+    minimal: dict[str, str] = field(default_factory=dict)
+
+
+def _search(host: WorkflowHost, examples: int, tally: _Tally) -> bool:
+    """Run up to `examples` programs; True when one of a new kind was found and shrunk."""
+    shrinking = False
+
+    @settings(
+        max_examples=examples,
+        database=None,
+        deadline=None,
+        phases=(Phase.generate, Phase.shrink),
+        report_multiple_bugs=False,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(programs())
+    def check(program: Program) -> None:
+        nonlocal shrinking
+        try:
+            expected = interpret(program)
+        except ProgramTooLongError:
+            reject()
+        actual = run_on_host(host, program, max_entries=2 * len(expected.order) + 20)
+        problems = compare(expected, actual)
+        kind = signature(problems)
+        if shrinking:
+            tally.shrinking_runs += 1
+        else:
+            tally.searched += 1
+            tally.entries += len(actual.trace)
+            tally.statuses[status_name(actual.status)] += 1
+            if problems:
+                tally.divergences[kind] += 1
+        if problems and kind not in tally.minimal:
+            shrinking = True
+            raise _NewDivergenceError(kind, describe(render(program), expected, actual, problems))
+
+    try:
+        check()
+    except _NewDivergenceError as found:
+        tally.minimal[found.kind] = str(found)
+        print(f"\n== new divergence [{found.kind}], shrunk:\n{found}\n", flush=True)
+        return True
+    return False
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--examples", type=int, default=10_000)
+    parser.add_argument("--provider", choices=["memory", "sqlite"], default="memory")
+    args = parser.parse_args(argv)
+    logging.getLogger("liteflow").setLevel(logging.CRITICAL)
+    tally = _Tally()
+    started = time.monotonic()
+    with persistence_factories()[args.provider]() as persistence, running_host(persistence) as host:
+        while tally.searched < args.examples and _search(host, args.examples - tally.searched, tally):
+            pass
+    print(f"== {args.provider}: {tally.searched} programs in {time.monotonic() - started:.0f} s", flush=True)
+    print(f"   plus {tally.shrinking_runs} runs while shrinking; {tally.entries} trace entries in all")
+    print(f"   final statuses: {dict(tally.statuses)}")
+    print(f"   diverged: {sum(tally.divergences.values())}")
+    for kind, count in tally.divergences.most_common():
+        print(f"     {count:6d}  {kind}")
+
+
+if __name__ == "__main__":
+    main()

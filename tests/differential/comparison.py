@@ -39,8 +39,6 @@ class Problem:
 def compare(expected: Expectation, actual: ActualRun) -> list[Problem]:
     """Every way `actual` differs from `expected`; empty when it conforms."""
     problems: list[Problem] = []
-    if actual.unfinished is not None:
-        problems.append(Problem("unfinished", (), actual.unfinished))
     seen: set[str] = set()
     for entry in actual.trace:
         if entry in seen:
@@ -59,7 +57,9 @@ def compare(expected: Expectation, actual: ActualRun) -> list[Problem]:
         not_run = tuple(entry for entry in expected.order if entry not in seen)
         if not_run:
             problems.append(Problem("missing", not_run, f"never ran: {', '.join(not_run)}"))
-    if actual.unfinished is None and not _status_explained(expected, actual, seen):
+    if actual.unfinished is not None:
+        problems.append(Problem("unfinished", (), actual.unfinished))
+    elif not _status_explained(expected, actual, seen):
         problems.append(_status_problem(expected, actual, seen))
     if complete and not problems:
         data = {key: value for key, value in actual.data.items() if key != "trace"}
@@ -76,7 +76,8 @@ def _status_problem(expected: Expectation, actual: ActualRun, seen: set[str]) ->
     early = [stop for stop in expected.stops if stop.status == actual.status]
     if not early:
         return Problem("status", (), f"ended {ended}, expected {' or '.join(expected.statuses)}")
-    missing = tuple(sorted(min((stop.after - seen for stop in early), key=len)))
+    gaps: list[frozenset[str]] = [stop.after - seen for stop in early]
+    missing = tuple(sorted(sorted(gaps, key=len)[0]))
     if missing:
         return Problem("stopped early", missing, f"ended {ended} before {', '.join(missing)} ran")
     return Problem(
@@ -96,13 +97,13 @@ def _status_explained(expected: Expectation, actual: ActualRun, seen: set[str]) 
 
 
 def signature(problems: list[Problem]) -> str:
-    """What kind of divergence this is: its kinds of problem, and the kinds of step they name
-    (the letters of their labels), so one engine bug found twice counts once."""
-    parts = {
-        f"{problem.kind}({','.join(sorted({_step_kind(entry) for entry in problem.entries}))})"
-        for problem in problems
-    }
-    return " ".join(sorted(parts))
+    """What kind of divergence this is, so one engine bug found many times counts once: the
+    kind of its first problem (the others mostly follow from it) and the kinds of step it
+    names (the letters of their labels)."""
+    if not problems:
+        return ""
+    first = problems[0]
+    return f"{first.kind}({','.join(sorted({_step_kind(entry) for entry in first.entries}))})"
 
 
 def _step_kind(entry: str) -> str:

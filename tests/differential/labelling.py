@@ -39,70 +39,74 @@ from .program import (
 
 __all__ = ["finalise"]
 
-_PREFIXES: dict[type, str] = {
-    Record: "s",
-    Retry: "r",
-    SoloFailure: "x",
-    SagaStep: "t",
-    Wait: "a",
-    Sleep: "z",
-    End: "e",
-    While: "w",
-    When: "o",
-    JumpIf: "j",
-}
-
 
 def finalise(program: Program) -> Program:
-    numbers = count(1)
-    labelled = _Labeller(numbers).block(program.body)
+    labelled = _Labeller().block(program.body)
     targets: set[str] = set()
     resolved = _resolve(labelled, [], targets)
     return Program(_anchor(resolved, targets))
 
 
 class _Labeller:
-    def __init__(self, numbers: count[int]) -> None:
-        self._numbers = numbers
+    def __init__(self) -> None:
+        self._numbers = count(1)
 
     def _next(self, prefix: str) -> str:
         return f"{prefix}{next(self._numbers)}"
 
-    def block(self, block: tuple[Node, ...]) -> Block:
+    def block(self, block: Block) -> Block:
         return tuple(self.node(node) for node in block)
-
-    def saga_body(self, body: tuple[SagaItem, ...]) -> tuple[SagaItem, ...]:
-        return tuple(self.node(part) for part in body)
-
-    def compensation(self, compensation: Compensation | None) -> Compensation | None:
-        if compensation is None:
-            return None
-        steps = tuple(replace(step, label=self._next("u")) for step in compensation.steps)
-        return replace(compensation, steps=steps)
-
-    def node(self, node: Node | SagaItem) -> Node | SagaItem:
-        prefix = _PREFIXES.get(type(node))
-        if prefix is not None:
-            node = replace(node, label=self._next(prefix))  # type: ignore[call-arg]
-        match node:
-            case SoloFailure(_, compensation) | SagaStep(_, compensation):
-                return replace(node, compensation=self.compensation(compensation))
-            case If(_, body) | While(_, body) | ForEach(_, _, body):
-                return replace(node, body=self.block(body))
-            case When(_, cases) | Decide(_, cases):
-                return replace(node, **{_branch_field(node): self._cases(cases)})
-            case Parallel(branches):
-                return replace(node, branches=tuple(self.block(branch) for branch in branches))
-            case Saga(body):
-                return replace(node, body=self.saga_body(body))
-        return node
 
     def _cases(self, cases: tuple[tuple[int, Block], ...]) -> tuple[tuple[int, Block], ...]:
         return tuple((value, self.block(block)) for value, block in cases)
 
+    def _compensation(self, compensation: Compensation) -> Compensation:
+        steps = tuple(replace(step, label=self._next("u")) for step in compensation.steps)
+        return replace(compensation, steps=steps)
 
-def _branch_field(node: When | Decide) -> str:
-    return "cases" if isinstance(node, When) else "branches"
+    def _saga_item(self, part: SagaItem) -> SagaItem:
+        match part:
+            case SagaStep():
+                label = self._next("t")
+                undo = None if part.compensation is None else self._compensation(part.compensation)
+                return replace(part, label=label, compensation=undo)
+            case Retry():
+                return replace(part, label=self._next("r"))
+            case Wait():
+                return replace(part, label=self._next("a"))
+            case Sleep():
+                return replace(part, label=self._next("z"))
+            case Saga():
+                return replace(part, body=tuple(self._saga_item(inner) for inner in part.body))
+
+    def node(self, node: Node) -> Node:
+        match node:
+            case Record():
+                return replace(node, label=self._next("s"))
+            case SoloFailure():
+                label = self._next("x")
+                return replace(node, label=label, compensation=self._compensation(node.compensation))
+            case End():
+                return replace(node, label=self._next("e"))
+            case JumpIf():
+                return replace(node, label=self._next("j"))
+            case If() | ForEach():
+                return replace(node, body=self.block(node.body))
+            case While():
+                label = self._next("w")
+                return replace(node, label=label, body=self.block(node.body))
+            case When():
+                label = self._next("o")
+                return replace(node, label=label, cases=self._cases(node.cases))
+            case Decide():
+                return replace(node, branches=self._cases(node.branches))
+            case Parallel():
+                return replace(node, branches=tuple(self.block(branch) for branch in node.branches))
+            case Retry() | Wait() | Sleep() | Saga():
+                labelled = self._saga_item(node)
+                assert not isinstance(labelled, SagaStep)
+                return labelled
+        return node
 
 
 def _resolve(block: Block, outer: list[str], targets: set[str]) -> Block:
@@ -150,10 +154,10 @@ def _anchor(block: Block, targets: set[str]) -> Block:
                 anchored.append(replace(node, anchor=True))
             case If(_, body) | While(_, body) | ForEach(_, _, body):
                 anchored.append(replace(node, body=_anchor(body, targets)))
-            case When(_, cases) | Decide(_, cases):
-                anchored.append(
-                    replace(node, **{_branch_field(node): tuple((v, _anchor(b, targets)) for v, b in cases)})
-                )
+            case When(_, cases):
+                anchored.append(replace(node, cases=tuple((v, _anchor(b, targets)) for v, b in cases)))
+            case Decide(_, branches):
+                anchored.append(replace(node, branches=tuple((v, _anchor(b, targets)) for v, b in branches)))
             case Parallel(branches):
                 anchored.append(replace(node, branches=tuple(_anchor(b, targets) for b in branches)))
             case _:

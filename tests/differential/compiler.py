@@ -7,32 +7,8 @@ from datetime import timedelta
 
 from liteflow.core import StepBuilder, Workflow, WorkflowBuilder, WorkflowStep
 
+from . import program as nodes
 from . import tracing
-from .program import (
-    Compensation,
-    CompensationStep,
-    Decide,
-    Delay,
-    End,
-    ForEach,
-    If,
-    JumpIf,
-    Node,
-    Parallel,
-    Program,
-    Record,
-    Retry,
-    Saga,
-    SagaFailure,
-    SagaItem,
-    SagaStep,
-    Sleep,
-    SoloFailure,
-    Then,
-    Wait,
-    When,
-    While,
-)
 from .steps import StepFn, Steps, silent
 
 __all__ = ["CompiledWorkflow", "WAIT_TIMEOUT"]
@@ -41,9 +17,9 @@ __all__ = ["CompiledWorkflow", "WAIT_TIMEOUT"]
 WAIT_TIMEOUT = timedelta(hours=1)
 
 _THEN = {
-    Then.TERMINATE: WorkflowStep.TERMINATE,
-    Then.SUSPEND: WorkflowStep.SUSPEND,
-    Then.COMPENSATE: WorkflowStep.COMPENSATE,
+    nodes.Then.TERMINATE: WorkflowStep.TERMINATE,
+    nodes.Then.SUSPEND: WorkflowStep.SUSPEND,
+    nodes.Then.COMPENSATE: WorkflowStep.COMPENSATE,
 }
 
 
@@ -51,7 +27,7 @@ class CompiledWorkflow(Workflow):
     """A program as a registered workflow definition, under an id of the caller's choosing;
     past `max_entries` trace entries the run terminates itself (see `Steps`)."""
 
-    def __init__(self, program: Program, workflow_id: str, max_entries: int) -> None:
+    def __init__(self, program: nodes.Program, workflow_id: str, max_entries: int) -> None:
         self._program = program
         self._workflow_id = workflow_id
         self._max_entries = max_entries
@@ -78,7 +54,7 @@ class _Compiler:
     def block(
         self,
         builder: WorkflowBuilder,
-        block: tuple[Node | SagaItem, ...],
+        block: tuple[nodes.Node | nodes.SagaItem, ...],
         previous: StepBuilder | None = None,
     ) -> StepBuilder | None:
         for node in block:
@@ -86,7 +62,7 @@ class _Compiler:
         return previous
 
     def _block_of(
-        self, block: tuple[Node | SagaItem, ...], first: StepFn | None = None
+        self, block: tuple[nodes.Node | nodes.SagaItem, ...], first: StepFn | None = None
     ) -> Callable[[WorkflowBuilder], None]:
         """A `do(...)` callback compiling `block` (after `first`, when given)."""
 
@@ -95,7 +71,7 @@ class _Compiler:
 
         return build
 
-    def _compensate(self, step: StepBuilder, compensation: Compensation) -> None:
+    def _compensate(self, step: StepBuilder, compensation: nodes.Compensation) -> None:
         bodies = [self._compensation_body(part) for part in compensation.steps]
         if not compensation.sequence:
             step.compensate_with(bodies[0])
@@ -108,27 +84,27 @@ class _Compiler:
 
         step.compensate_with_sequence(sequence)
 
-    def _compensation_body(self, part: CompensationStep) -> StepFn:
+    def _compensation_body(self, part: nodes.CompensationStep) -> StepFn:
         return self._steps.sleeping(part.label) if part.sleeps else self._steps.recording(part.label)
 
     def _node(
-        self, builder: WorkflowBuilder, previous: StepBuilder | None, node: Node | SagaItem
+        self, builder: WorkflowBuilder, previous: StepBuilder | None, node: nodes.Node | nodes.SagaItem
     ) -> StepBuilder:
         steps = self._steps
         match node:
-            case Record(label, anchor):
+            case nodes.Record(label, anchor):
                 step = _chain(builder, previous, steps.recording(label))
                 return step.id(label) if anchor else step
-            case Retry(fails, max_retries, then, label):
+            case nodes.Retry(fails, max_retries, then, label):
                 return _chain(builder, previous, steps.failing(label, fails)).on_error(
                     WorkflowStep.RETRY, 0, max_retries=max_retries, then=_THEN[then]
                 )
-            case SoloFailure(fails, compensation, label) | SagaStep(fails, compensation, label):
+            case nodes.Failing(fails, compensation, label):
                 step = _chain(builder, previous, steps.failing(label, fails))
                 if compensation is not None:
                     self._compensate(step, compensation)
                 return step
-            case Wait(timeout, label):
+            case nodes.Wait(timeout, label):
                 return (
                     _opened(builder, previous)
                     .wait_for(
@@ -142,23 +118,23 @@ class _Compiler:
                     )
                     .then(steps.recording(label))
                 )
-            case Sleep(label):
+            case nodes.Sleep(label):
                 return _chain(builder, previous, steps.sleeping(label))
-            case Delay(as_number):
+            case nodes.Delay(as_number):
                 return _opened(builder, previous).delay(0 if as_number else timedelta(0))
-            case End(label):
+            case nodes.End(label):
                 return _chain(builder, previous, steps.recording(label)).end_workflow()
-            case If(condition, body):
+            case nodes.If(condition, body):
                 return (
                     _opened(builder, previous).if_(lambda data, context: condition).do(self._block_of(body))
                 )
-            case While(limit, body, label):
+            case nodes.While(limit, body, label):
                 return (
                     _chain(builder, previous, steps.loop_entry(label))
                     .while_(lambda data, context: tracing.loop_passes(data, label, context.item) < limit)
                     .do(self._block_of(body, first=steps.loop_pass(label)))
                 )
-            case ForEach(count, parallel, body):
+            case nodes.ForEach(count, parallel, body):
                 return (
                     _opened(builder, previous)
                     .for_each(
@@ -166,34 +142,34 @@ class _Compiler:
                     )
                     .do(self._block_of(body))
                 )
-            case When(outcome, cases, label):
+            case nodes.When(outcome, cases, label):
                 step = _chain(builder, previous, steps.outcome(label, outcome))
                 for value, block in cases:
                     step = step.when(value).do(self._block_of(block))
                 return step
-            case Decide(value, branches):
+            case nodes.Decide(value, branches):
                 step = _opened(builder, previous).decide(lambda data, context: value)
                 for expected, branch in branches:
                     path = builder.create_branch()
                     self.block(path, branch)
                     step.branch(expected, path)
                 return step
-            case Parallel(branches):
+            case nodes.Parallel(branches):
                 fork = _opened(builder, previous).parallel()
                 for branch in branches:
                     fork = fork.do(self._block_of(branch))
                 return fork.join()
-            case JumpIf(limit, _, target, label):
+            case nodes.JumpIf(limit, _, target, label):
                 return (
                     _opened(builder, previous)
                     .if_(lambda data, context: tracing.runs(data, label, context.item) < limit)
                     .do(lambda then: then.start_with(steps.recording(label)).attach(target))
                 )
-            case Saga(body, on_error, max_retries, then):
+            case nodes.Saga(body, on_error, max_retries, then):
                 saga = _opened(builder, previous).saga(self._block_of(body))
-                if on_error is SagaFailure.TERMINATE:
+                if on_error is nodes.SagaFailure.TERMINATE:
                     return saga.on_error(WorkflowStep.TERMINATE)
-                if on_error is SagaFailure.RETRY:
+                if on_error is nodes.SagaFailure.RETRY:
                     return saga.on_error(WorkflowStep.RETRY, 0, max_retries=max_retries, then=_THEN[then])
                 return saga
         raise AssertionError(f"unknown program node {node!r}")

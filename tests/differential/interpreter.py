@@ -12,36 +12,16 @@ import contextlib
 
 from liteflow.core import WorkflowInstance
 
+from . import program as nodes
 from . import tracing
 from .expectation import Expectation, ExpectationBuilder
-from .program import (
-    Compensation,
-    Decide,
-    Delay,
-    End,
-    ForEach,
-    If,
-    JumpIf,
-    Node,
-    Parallel,
-    Program,
-    Record,
-    Retry,
-    Saga,
-    SagaFailure,
-    SagaItem,
-    SagaStep,
-    Sleep,
-    SoloFailure,
-    Then,
-    Wait,
-    When,
-    While,
-)
 
 __all__ = ["ProgramTooLongError", "interpret"]
 
-_STOP_STATUS = {Then.TERMINATE: WorkflowInstance.TERMINATED, Then.SUSPEND: WorkflowInstance.SUSPENDED}
+_STOP_STATUS = {
+    nodes.Then.TERMINATE: WorkflowInstance.TERMINATED,
+    nodes.Then.SUSPEND: WorkflowInstance.SUSPENDED,
+}
 
 
 class ProgramTooLongError(Exception):
@@ -63,12 +43,12 @@ class _StoppedError(Exception):
 class _SagaFailedError(Exception):
     """A step of a saga failed; carries the failed step's own compensation."""
 
-    def __init__(self, compensation: Compensation | None) -> None:
+    def __init__(self, compensation: nodes.Compensation | None) -> None:
         super().__init__()
         self.compensation = compensation
 
 
-def interpret(program: Program, max_entries: int = 400) -> Expectation:
+def interpret(program: nodes.Program, max_entries: int = 400) -> Expectation:
     """The expected trace order, stops and final data of `program`."""
     return _Interpreter(max_entries).run(program)
 
@@ -79,7 +59,7 @@ class _Interpreter:
         self._trace = ExpectationBuilder()
         self._max_entries = max_entries
 
-    def run(self, program: Program) -> Expectation:
+    def run(self, program: nodes.Program) -> Expectation:
         with contextlib.suppress(_StoppedError):
             self._block(program.body, None)
         return self._trace.build(self._data)
@@ -89,11 +69,17 @@ class _Interpreter:
         if len(self._trace.order) > self._max_entries:
             raise ProgramTooLongError(f"more than {self._max_entries} entries")
 
+    def _attempt(self, label: str, fails: int, item: str | None) -> bool:
+        """Run a step that fails on its first `fails` runs; True if this run failed."""
+        failed = tracing.runs(self._data, label, item) < fails
+        self._record(label, item)
+        return failed
+
     def _stop(self, status: int, immediate: bool) -> None:
         self._trace.stop(status, immediate)
         raise _StoppedError
 
-    def _block(self, block: tuple[Node, ...], item: str | None) -> None:
+    def _block(self, block: tuple[nodes.Node, ...], item: str | None) -> None:
         index = 0
         while index < len(block):
             try:
@@ -106,7 +92,7 @@ class _Interpreter:
                 continue
             index += 1
 
-    def _side_by_side(self, branches: list[tuple[tuple[Node, ...], str | None]]) -> None:
+    def _side_by_side(self, branches: list[tuple[tuple[nodes.Node, ...], str | None]]) -> None:
         """Branches the engine runs at once: each starts after what came before them."""
         if not branches:
             return
@@ -126,55 +112,53 @@ class _Interpreter:
         if stopped:
             raise _StoppedError
 
-    def _node(self, node: Node, item: str | None) -> None:
+    def _node(self, node: nodes.Node, item: str | None) -> None:
         match node:
-            case Record(label) | Sleep(label):
+            case nodes.Record(label) | nodes.Sleep(label):
                 self._record(label, item)
-            case Retry():
+            case nodes.Retry():
                 self._retry(node, item, in_saga=False)
-            case SoloFailure(fails, compensation, label):
-                failed = tracing.runs(self._data, label, item) < fails
-                self._record(label, item)
-                if failed:
+            case nodes.Failing(fails, compensation, label):
+                if self._attempt(label, fails, item):
                     self._compensate(compensation, item)
-            case Wait(_, label):
+            case nodes.Wait(_, label):
                 self._wait(label, item)
-            case Delay():
+            case nodes.Delay():
                 pass
-            case End(label):
+            case nodes.End(label):
                 self._record(label, item)
                 self._stop(WorkflowInstance.COMPLETE, immediate=False)
-            case If(condition, body):
+            case nodes.If(condition, body):
                 if condition:
                     self._block(body, item)
-            case While(limit, body, label):
+            case nodes.While(limit, body, label):
                 self._record(label, item)
                 tracing.enter_loop(self._data, label, item)
                 while tracing.loop_passes(self._data, label, item) < limit:
                     tracing.next_loop_pass(self._data, label, item)
                     self._record(label, item)
                     self._block(body, item)
-            case ForEach(count, parallel, body):
+            case nodes.ForEach(count, parallel, body):
                 items = tracing.child_items(item, count)
                 if parallel:
                     self._side_by_side([(body, child) for child in items])
                 else:
                     for child in items:
                         self._block(body, child)
-            case When(outcome, cases, label):
+            case nodes.When(outcome, cases, label):
                 self._record(label, item)
                 self._side_by_side([(block, item) for value, block in cases if value == outcome])
-            case Decide(value, branches):
+            case nodes.Decide(value, branches):
                 for expected, block in branches:
                     if expected == value:
                         self._block(block, item)
-            case Parallel(branches):
+            case nodes.Parallel(branches):
                 self._side_by_side([(block, item) for block in branches])
-            case JumpIf(limit, _, target, label):
+            case nodes.JumpIf(limit, _, target, label):
                 if tracing.runs(self._data, label, item) < limit:
                     self._record(label, item)
                     raise _JumpError(target)
-            case Saga():
+            case nodes.Saga():
                 self._saga(node, item)
 
     def _wait(self, label: str, item: str | None) -> None:
@@ -183,29 +167,27 @@ class _Interpreter:
         self._data[tracing.event_property(label)] = tracing.receive(self._data, label, payload)
         self._record(label, item)
 
-    def _retry(self, node: Retry, item: str | None, in_saga: bool) -> None:
+    def _retry(self, node: nodes.Retry, item: str | None, in_saga: bool) -> None:
         """Up to max_retries + 1 runs; then the fallback applies."""
         for _ in range(node.max_retries + 1):
-            failed = tracing.runs(self._data, node.label, item) < node.fails
-            self._record(node.label, item)
-            if not failed:
+            if not self._attempt(node.label, node.fails, item):
                 return
-        if node.then is Then.COMPENSATE:
+        if node.then is nodes.Then.COMPENSATE:
             if in_saga:
                 raise _SagaFailedError(None)
             return
         self._stop(_STOP_STATUS[node.then], immediate=True)
 
-    def _compensate(self, compensation: Compensation | None, item: str | None) -> None:
+    def _compensate(self, compensation: nodes.Compensation | None, item: str | None) -> None:
         if compensation is not None:
             for step in compensation.steps:
                 self._record(step.label, item)
 
-    def _saga(self, saga: Saga, item: str | None) -> None:
+    def _saga(self, saga: nodes.Saga, item: str | None) -> None:
         """Compensate the failed step, then the completed ones latest first, then apply on_error."""
         attempts = 0
         while True:
-            completed: list[Compensation] = []
+            completed: list[nodes.Compensation] = []
             try:
                 for part in saga.body:
                     self._saga_item(part, item, completed)
@@ -215,30 +197,28 @@ class _Interpreter:
                 for compensation in reversed(completed):
                     self._compensate(compensation, item)
             attempts += 1
-            if saga.on_error is SagaFailure.CONTINUE:
+            if saga.on_error is nodes.SagaFailure.CONTINUE:
                 return
-            if saga.on_error is SagaFailure.TERMINATE:
+            if saga.on_error is nodes.SagaFailure.TERMINATE:
                 self._stop(WorkflowInstance.TERMINATED, immediate=False)
             if attempts > saga.max_retries:
                 self._stop(_STOP_STATUS[saga.then], immediate=False)
 
-    def _saga_item(self, part: SagaItem, item: str | None, completed: list[Compensation]) -> None:
+    def _saga_item(self, part: nodes.SagaItem, item: str | None, completed: list[nodes.Compensation]) -> None:
         match part:
-            case SagaStep(fails, compensation, label):
-                failed = tracing.runs(self._data, label, item) < fails
-                self._record(label, item)
-                if failed:
+            case nodes.Failing(fails, compensation, label):
+                if self._attempt(label, fails, item):
                     raise _SagaFailedError(compensation)
                 if compensation is not None:
                     completed.append(compensation)
-            case Retry():
+            case nodes.Retry():
                 self._retry(part, item, in_saga=True)
             case _:
                 self._node(part, item)
 
 
-def _position(block: tuple[Node, ...], target: str) -> int | None:
+def _position(block: tuple[nodes.Node, ...], target: str) -> int | None:
     for index, node in enumerate(block):
-        if isinstance(node, Record) and node.label == target:
+        if isinstance(node, nodes.Record) and node.label == target:
             return index
     return None

@@ -13,38 +13,16 @@ from __future__ import annotations
 from dataclasses import replace
 from itertools import count
 
-from .program import (
-    Block,
-    Compensation,
-    Decide,
-    Delay,
-    End,
-    ForEach,
-    If,
-    JumpIf,
-    Node,
-    Parallel,
-    Program,
-    Record,
-    Retry,
-    Saga,
-    SagaItem,
-    SagaStep,
-    Sleep,
-    SoloFailure,
-    Wait,
-    When,
-    While,
-)
+from . import program as nodes
 
 __all__ = ["finalise"]
 
 
-def finalise(program: Program) -> Program:
+def finalise(program: nodes.Program) -> nodes.Program:
     labelled = _Labeller().block(program.body)
     targets: set[str] = set()
     resolved = _resolve(labelled, [], targets)
-    return Program(_anchor(resolved, targets))
+    return nodes.Program(_anchor(resolved, targets))
 
 
 class _Labeller:
@@ -54,83 +32,84 @@ class _Labeller:
     def _next(self, prefix: str) -> str:
         return f"{prefix}{next(self._numbers)}"
 
-    def block(self, block: Block) -> Block:
+    def block(self, block: nodes.Block) -> nodes.Block:
         return tuple(self.node(node) for node in block)
 
-    def _cases(self, cases: tuple[tuple[int, Block], ...]) -> tuple[tuple[int, Block], ...]:
+    def _cases(self, cases: tuple[tuple[int, nodes.Block], ...]) -> tuple[tuple[int, nodes.Block], ...]:
         return tuple((value, self.block(block)) for value, block in cases)
 
-    def _compensation(self, compensation: Compensation) -> Compensation:
-        steps = tuple(replace(step, label=self._next("u")) for step in compensation.steps)
-        return replace(compensation, steps=steps)
+    def _failing(self, step: nodes.Failing, prefix: str) -> nodes.Failing:
+        """A failing step is ``t...`` in a saga, ``x...`` elsewhere; its undo steps ``u...``."""
+        label = self._next(prefix)
+        if step.compensation is None:
+            return replace(step, label=label)
+        undo = tuple(replace(part, label=self._next("u")) for part in step.compensation.steps)
+        return replace(step, label=label, compensation=replace(step.compensation, steps=undo))
 
-    def _saga_item(self, part: SagaItem) -> SagaItem:
+    def _saga_item(self, part: nodes.SagaItem) -> nodes.SagaItem:
         match part:
-            case SagaStep():
-                label = self._next("t")
-                undo = None if part.compensation is None else self._compensation(part.compensation)
-                return replace(part, label=label, compensation=undo)
-            case Retry():
+            case nodes.Failing():
+                return self._failing(part, "t")
+            case nodes.Retry():
                 return replace(part, label=self._next("r"))
-            case Wait():
+            case nodes.Wait():
                 return replace(part, label=self._next("a"))
-            case Sleep():
+            case nodes.Sleep():
                 return replace(part, label=self._next("z"))
-            case Saga():
+            case nodes.Saga():
                 return replace(part, body=tuple(self._saga_item(inner) for inner in part.body))
 
-    def node(self, node: Node) -> Node:
+    def node(self, node: nodes.Node) -> nodes.Node:
         match node:
-            case Record():
+            case nodes.Record():
                 return replace(node, label=self._next("s"))
-            case SoloFailure():
-                label = self._next("x")
-                return replace(node, label=label, compensation=self._compensation(node.compensation))
-            case End():
+            case nodes.Failing():
+                return self._failing(node, "x")
+            case nodes.End():
                 return replace(node, label=self._next("e"))
-            case JumpIf():
+            case nodes.JumpIf():
                 return replace(node, label=self._next("j"))
-            case If() | ForEach():
+            case nodes.If() | nodes.ForEach():
                 return replace(node, body=self.block(node.body))
-            case While():
+            case nodes.While():
                 label = self._next("w")
                 return replace(node, label=label, body=self.block(node.body))
-            case When():
+            case nodes.When():
                 label = self._next("o")
                 return replace(node, label=label, cases=self._cases(node.cases))
-            case Decide():
+            case nodes.Decide():
                 return replace(node, branches=self._cases(node.branches))
-            case Parallel():
+            case nodes.Parallel():
                 return replace(node, branches=tuple(self.block(branch) for branch in node.branches))
-            case Retry() | Wait() | Sleep() | Saga():
+            case nodes.Retry() | nodes.Wait() | nodes.Sleep() | nodes.Saga():
                 labelled = self._saga_item(node)
-                assert not isinstance(labelled, SagaStep)
+                assert not isinstance(labelled, nodes.Failing)
                 return labelled
         return node
 
 
-def _resolve(block: Block, outer: list[str], targets: set[str]) -> Block:
+def _resolve(block: nodes.Block, outer: list[str], targets: set[str]) -> nodes.Block:
     """Pick each jump's target among the Records visible from it."""
-    visible = outer + [node.label for node in block if isinstance(node, Record)]
-    resolved: list[Node] = []
+    visible = outer + [node.label for node in block if isinstance(node, nodes.Record)]
+    resolved: list[nodes.Node] = []
     for node in block:
         match node:
-            case JumpIf(_, choice):
+            case nodes.JumpIf(_, choice):
                 if not visible:
-                    resolved.append(Delay(seconds_as_number=True))
+                    resolved.append(nodes.Delay(seconds_as_number=True))
                     continue
                 target = visible[choice % len(visible)]
                 targets.add(target)
                 resolved.append(replace(node, target=target))
-            case If(_, body) | While(_, body):
+            case nodes.If(_, body) | nodes.While(_, body):
                 resolved.append(replace(node, body=_resolve(body, visible, targets)))
-            case ForEach(_, parallel, body):
+            case nodes.ForEach(_, parallel, body):
                 resolved.append(replace(node, body=_resolve(body, [] if parallel else visible, targets)))
-            case When(_, cases):
+            case nodes.When(_, cases):
                 resolved.append(replace(node, cases=_resolve_cases(cases, [], targets)))
-            case Decide(_, branches):
+            case nodes.Decide(_, branches):
                 resolved.append(replace(node, branches=_resolve_cases(branches, visible, targets)))
-            case Parallel(branches):
+            case nodes.Parallel(branches):
                 resolved.append(
                     replace(node, branches=tuple(_resolve(branch, [], targets) for branch in branches))
                 )
@@ -140,25 +119,25 @@ def _resolve(block: Block, outer: list[str], targets: set[str]) -> Block:
 
 
 def _resolve_cases(
-    cases: tuple[tuple[int, Block], ...], outer: list[str], targets: set[str]
-) -> tuple[tuple[int, Block], ...]:
+    cases: tuple[tuple[int, nodes.Block], ...], outer: list[str], targets: set[str]
+) -> tuple[tuple[int, nodes.Block], ...]:
     return tuple((value, _resolve(block, outer, targets)) for value, block in cases)
 
 
-def _anchor(block: Block, targets: set[str]) -> Block:
+def _anchor(block: nodes.Block, targets: set[str]) -> nodes.Block:
     """Give every jump target its `.id(...)`."""
-    anchored: list[Node] = []
+    anchored: list[nodes.Node] = []
     for node in block:
         match node:
-            case Record(label) if label in targets:
+            case nodes.Record(label) if label in targets:
                 anchored.append(replace(node, anchor=True))
-            case If(_, body) | While(_, body) | ForEach(_, _, body):
+            case nodes.If(_, body) | nodes.While(_, body) | nodes.ForEach(_, _, body):
                 anchored.append(replace(node, body=_anchor(body, targets)))
-            case When(_, cases):
+            case nodes.When(_, cases):
                 anchored.append(replace(node, cases=tuple((v, _anchor(b, targets)) for v, b in cases)))
-            case Decide(_, branches):
+            case nodes.Decide(_, branches):
                 anchored.append(replace(node, branches=tuple((v, _anchor(b, targets)) for v, b in branches)))
-            case Parallel(branches):
+            case nodes.Parallel(branches):
                 anchored.append(replace(node, branches=tuple(_anchor(b, targets) for b in branches)))
             case _:
                 anchored.append(node)

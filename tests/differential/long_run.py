@@ -22,12 +22,12 @@ from hypothesis import HealthCheck, Phase, given, reject, settings
 from liteflow.core import WorkflowHost
 from tests.support import persistence_factories, running_host
 
-from .comparison import compare, describe, signature
+from .comparison import signature
 from .expectation import status_name
-from .interpreter import ProgramTooLongError, interpret
-from .program import Program, render
-from .runner import run_on_host
+from .interpreter import ProgramTooLongError
+from .program import Program
 from .strategies import programs
+from .verdict import judge
 
 __all__ = ["main"]
 
@@ -64,23 +64,21 @@ def _search(host: WorkflowHost, examples: int, tally: _Tally) -> bool:
     def check(program: Program) -> None:
         nonlocal shrinking
         try:
-            expected = interpret(program)
+            verdict = judge(host, program)
         except ProgramTooLongError:
             reject()
-        actual = run_on_host(host, program, max_entries=2 * len(expected.order) + 20)
-        problems = compare(expected, actual)
-        kind = signature(problems)
+        kind = signature(verdict.problems)
         if shrinking:
             tally.shrinking_runs += 1
         else:
             tally.searched += 1
-            tally.entries += len(actual.trace)
-            tally.statuses[status_name(actual.status)] += 1
-            if problems:
+            tally.entries += len(verdict.actual.trace)
+            tally.statuses[status_name(verdict.actual.status)] += 1
+            if verdict.problems:
                 tally.divergences[kind] += 1
-        if problems and kind not in tally.minimal:
+        if verdict.problems and kind not in tally.minimal:
             shrinking = True
-            raise _NewDivergenceError(kind, describe(render(program), expected, actual, problems))
+            raise _NewDivergenceError(kind, verdict.report())
 
     try:
         check()

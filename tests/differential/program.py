@@ -17,6 +17,7 @@ __all__ = [
     "Decide",
     "Delay",
     "End",
+    "Failing",
     "ForEach",
     "If",
     "JumpIf",
@@ -28,9 +29,7 @@ __all__ = [
     "Saga",
     "SagaFailure",
     "SagaItem",
-    "SagaStep",
     "Sleep",
-    "SoloFailure",
     "Then",
     "Wait",
     "When",
@@ -74,11 +73,15 @@ class Retry:
 
 
 @dataclass(frozen=True)
-class SoloFailure:
-    """Outside a saga: fails on its first `fails` runs; its compensation runs, the flow goes on."""
+class Failing:
+    """Fails on its first `fails` runs (ever, for its item; 0: never) and has no `on_error`.
+
+    In a saga, a failure fails the saga. Elsewhere it always has a compensation: that runs,
+    then the flow goes on after the step.
+    """
 
     fails: int
-    compensation: Compensation
+    compensation: Compensation | None
     label: str = ""
 
 
@@ -185,15 +188,6 @@ class Compensation:
 
 
 @dataclass(frozen=True)
-class SagaStep:
-    """A saga step that fails on its first `fails` runs (0: never), with an optional undo."""
-
-    fails: int
-    compensation: Compensation | None
-    label: str = ""
-
-
-@dataclass(frozen=True)
 class Saga:
     body: tuple[SagaItem, ...]
     on_error: SagaFailure
@@ -204,7 +198,7 @@ class Saga:
 Node = (
     Record
     | Retry
-    | SoloFailure
+    | Failing
     | Wait
     | Sleep
     | Delay
@@ -218,7 +212,7 @@ Node = (
     | JumpIf
     | Saga
 )
-SagaItem = SagaStep | Retry | Wait | Sleep | Saga
+SagaItem = Failing | Retry | Wait | Sleep | Saga
 Block = tuple[Node, ...]
 
 
@@ -256,9 +250,7 @@ def _render_node(node: Node | SagaItem, depth: int, lines: list[str]) -> None:
                 f"{pad}{label}: fails its first {fails} runs; on_error(RETRY, 0, max_retries={max_retries}, "
                 f"then={then.name})"
             )
-        case SoloFailure(fails, compensation, label):
-            lines.append(f"{pad}{label}: fails its first {fails} runs;{_render_compensation(compensation)}")
-        case SagaStep(fails, compensation, label):
+        case Failing(fails, compensation, label):
             failing = f": fails its first {fails} runs;" if fails else ""
             lines.append(f"{pad}{label}{failing}{_render_compensation(compensation)}")
         case Wait(timeout, label):

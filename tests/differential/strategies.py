@@ -12,33 +12,8 @@ from typing import TypeVar
 
 from hypothesis import strategies as st
 
+from . import program as nodes
 from .labelling import finalise
-from .program import (
-    Block,
-    Compensation,
-    CompensationStep,
-    Decide,
-    Delay,
-    End,
-    ForEach,
-    If,
-    JumpIf,
-    Node,
-    Parallel,
-    Program,
-    Record,
-    Retry,
-    Saga,
-    SagaFailure,
-    SagaItem,
-    SagaStep,
-    Sleep,
-    SoloFailure,
-    Then,
-    Wait,
-    When,
-    While,
-)
 
 __all__ = ["programs"]
 
@@ -48,43 +23,45 @@ T = TypeVar("T")
 _ALWAYS = 9
 
 
-def programs(max_depth: int = 3, max_block: int = 4) -> st.SearchStrategy[Program]:
+def programs(max_depth: int = 3, max_block: int = 4) -> st.SearchStrategy[nodes.Program]:
     """Programs whose blocks nest at most `max_depth` deep and hold at most `max_block` nodes."""
-    return _block(max_depth, max_block).map(lambda body: finalise(Program(body)))
+    return _block(max_depth, max_block).map(lambda body: finalise(nodes.Program(body)))
 
 
 @cache
-def _retries() -> st.SearchStrategy[Retry]:
+def _retries() -> st.SearchStrategy[nodes.Retry]:
     return st.builds(
-        Retry,
+        nodes.Retry,
         fails=st.integers(0, 2),
         max_retries=st.integers(0, 2),
-        then=st.sampled_from([Then.COMPENSATE, Then.COMPENSATE, Then.TERMINATE, Then.SUSPEND]),
+        then=st.sampled_from(
+            [nodes.Then.COMPENSATE, nodes.Then.COMPENSATE, nodes.Then.TERMINATE, nodes.Then.SUSPEND]
+        ),
     )
 
 
 @cache
-def _compensations() -> st.SearchStrategy[Compensation]:
-    step = st.builds(CompensationStep, sleeps=st.booleans())
-    single = st.builds(Compensation, steps=st.tuples(step), sequence=st.just(False))
+def _compensations() -> st.SearchStrategy[nodes.Compensation]:
+    step = st.builds(nodes.CompensationStep, sleeps=st.booleans())
+    single = st.builds(nodes.Compensation, steps=st.tuples(step), sequence=st.just(False))
     sequence = st.builds(
-        Compensation, steps=st.lists(step, min_size=1, max_size=3).map(tuple), sequence=st.just(True)
+        nodes.Compensation, steps=st.lists(step, min_size=1, max_size=3).map(tuple), sequence=st.just(True)
     )
     return single | sequence
 
 
 @cache
-def _leaves() -> st.SearchStrategy[Node]:
+def _leaves() -> st.SearchStrategy[nodes.Node]:
     """Weighted by repetition: common nodes often, nodes that end the workflow rarely."""
-    weighted: list[tuple[int, st.SearchStrategy[Node]]] = [
-        (12, st.builds(Record)),
-        (2, st.builds(Wait, timeout=st.booleans())),
-        (2, st.builds(JumpIf, limit=st.integers(1, 2), target_choice=st.integers(0, 7))),
-        (1, st.builds(Sleep)),
-        (1, st.builds(Delay, seconds_as_number=st.booleans())),
+    weighted: list[tuple[int, st.SearchStrategy[nodes.Node]]] = [
+        (12, st.builds(nodes.Record)),
+        (2, st.builds(nodes.Wait, timeout=st.booleans())),
+        (2, st.builds(nodes.JumpIf, limit=st.integers(1, 2), target_choice=st.integers(0, 7))),
+        (1, st.builds(nodes.Sleep)),
+        (1, st.builds(nodes.Delay, seconds_as_number=st.booleans())),
         (2, _retries()),
-        (1, st.builds(SoloFailure, fails=st.integers(0, 1), compensation=_compensations())),
-        (1, st.builds(End)),
+        (1, st.builds(nodes.Failing, fails=st.integers(0, 1), compensation=_compensations())),
+        (1, st.builds(nodes.End)),
     ]
     return _weighted(weighted)
 
@@ -96,7 +73,7 @@ def _weighted(choices: list[tuple[int, st.SearchStrategy[T]]]) -> st.SearchStrat
 
 
 @cache
-def _block(depth: int, size: int) -> st.SearchStrategy[Block]:
+def _block(depth: int, size: int) -> st.SearchStrategy[nodes.Block]:
     """A non-empty block; a `decide` may only end it (its branches are the block's rest)."""
     nodes = _nodes(depth, size)
     decide = st.none() if depth == 0 else _weighted([(4, st.none()), (1, _decides(depth - 1, size))])
@@ -106,72 +83,79 @@ def _block(depth: int, size: int) -> st.SearchStrategy[Block]:
 
 
 @cache
-def _nodes(depth: int, size: int) -> st.SearchStrategy[Node]:
+def _nodes(depth: int, size: int) -> st.SearchStrategy[nodes.Node]:
     if depth == 0:
         return _leaves()
     inner = st.deferred(lambda: _block(depth - 1, size))
     values = st.integers(1, 3)
-    containers: list[st.SearchStrategy[Node]] = [
-        st.builds(If, condition=st.booleans(), body=inner),
-        st.builds(While, limit=st.integers(0, 2), body=inner),
-        st.builds(ForEach, count=st.integers(0, 3), parallel=st.booleans(), body=inner),
+    containers: list[st.SearchStrategy[nodes.Node]] = [
+        st.builds(nodes.If, condition=st.booleans(), body=inner),
+        st.builds(nodes.While, limit=st.integers(0, 2), body=inner),
+        st.builds(nodes.ForEach, count=st.integers(0, 3), parallel=st.booleans(), body=inner),
         st.builds(
-            When,
+            nodes.When,
             outcome=values,
             cases=st.lists(st.tuples(values, inner), min_size=1, max_size=3).map(tuple),
         ),
-        st.builds(Parallel, branches=st.lists(inner, min_size=1, max_size=3).map(tuple)),
+        st.builds(nodes.Parallel, branches=st.lists(inner, min_size=1, max_size=3).map(tuple)),
         _sagas(depth - 1),
     ]
     return st.one_of(_leaves(), *containers)
 
 
 @cache
-def _decides(depth: int, size: int) -> st.SearchStrategy[Decide]:
+def _decides(depth: int, size: int) -> st.SearchStrategy[nodes.Decide]:
     """Branch values are distinct: exactly one branch, or none, matches."""
     branches = st.tuples(st.permutations([1, 2, 3]), st.lists(_block(depth, size), min_size=1, max_size=3))
     return st.builds(
-        Decide, value=st.integers(1, 3), branches=branches.map(lambda parts: tuple(zip(*parts, strict=False)))
+        nodes.Decide,
+        value=st.integers(1, 3),
+        branches=branches.map(lambda parts: tuple(zip(*parts, strict=False))),
     )
 
 
 @cache
-def _sagas(depth: int) -> st.SearchStrategy[Saga]:
+def _sagas(depth: int) -> st.SearchStrategy[nodes.Saga]:
     step = st.builds(
-        SagaStep,
+        nodes.Failing,
         fails=st.sampled_from([0, 0, 1, 2, _ALWAYS]),
         compensation=st.none() | _compensations(),
     )
-    parts: list[st.SearchStrategy[SagaItem]] = [
+    parts: list[st.SearchStrategy[nodes.SagaItem]] = [
         step,
         step,
         _retries(),
-        st.builds(Wait, timeout=st.booleans()),
-        st.builds(Sleep),
+        st.builds(nodes.Wait, timeout=st.booleans()),
+        st.builds(nodes.Sleep),
     ]
     if depth > 0:
         parts.append(st.deferred(lambda: _sagas(depth - 1)))
     return st.builds(
-        Saga,
+        nodes.Saga,
         body=st.lists(st.one_of(*parts), min_size=1, max_size=4).map(_nothing_fails_after_a_nested_saga),
         on_error=st.sampled_from(
-            [SagaFailure.CONTINUE, SagaFailure.CONTINUE, SagaFailure.TERMINATE, SagaFailure.RETRY]
+            [
+                nodes.SagaFailure.CONTINUE,
+                nodes.SagaFailure.CONTINUE,
+                nodes.SagaFailure.TERMINATE,
+                nodes.SagaFailure.RETRY,
+            ]
         ),
         max_retries=st.integers(0, 2),
-        then=st.sampled_from([Then.TERMINATE, Then.SUSPEND]),
+        then=st.sampled_from([nodes.Then.TERMINATE, nodes.Then.SUSPEND]),
     )
 
 
-def _nothing_fails_after_a_nested_saga(body: list[SagaItem]) -> tuple[SagaItem, ...]:
+def _nothing_fails_after_a_nested_saga(body: list[nodes.SagaItem]) -> tuple[nodes.SagaItem, ...]:
     """Whether an outer saga's failure undoes a completed inner saga is not specified: avoid it."""
-    safe: list[SagaItem] = []
+    safe: list[nodes.SagaItem] = []
     nested = False
     for part in body:
-        if nested and isinstance(part, SagaStep):
+        if nested and isinstance(part, nodes.Failing):
             safe.append(replace(part, fails=0))
-        elif nested and isinstance(part, Retry):
+        elif nested and isinstance(part, nodes.Retry):
             safe.append(replace(part, fails=min(part.fails, part.max_retries)))
         else:
             safe.append(part)
-        nested = nested or isinstance(part, Saga)
+        nested = nested or isinstance(part, nodes.Saga)
     return tuple(safe)

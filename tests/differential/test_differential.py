@@ -47,65 +47,64 @@ from hypothesis import HealthCheck, example, given, reject, settings
 from liteflow.core import WorkflowHost
 from tests.support import persistence_factories, running_host
 
-from .comparison import compare, describe
-from .interpreter import ProgramTooLongError, interpret
+from . import program as nodes
+from .interpreter import ProgramTooLongError
 from .labelling import finalise
-from .program import (
-    Compensation,
-    CompensationStep,
-    ForEach,
-    JumpIf,
-    Parallel,
-    Program,
-    Record,
-    Saga,
-    SagaFailure,
-    SagaStep,
-    SoloFailure,
-    Wait,
-    While,
-    render,
-)
-from .runner import run_on_host
 from .strategies import programs
+from .verdict import judge
 
 _EXAMPLES_VARIABLE = "LITEFLOW_DIFFERENTIAL_EXAMPLES"
 _LONG_RUN = os.environ.get(_EXAMPLES_VARIABLE)
 #: Per provider; a few hundred in all keep CI well under a minute on 2 cores.
-_CI_EXAMPLES = 150
+_CI_EXAMPLES = 250
 
 
-def _undo(*sleeps: bool) -> Compensation:
-    return Compensation(tuple(CompensationStep(sleeps=sleep) for sleep in sleeps), sequence=len(sleeps) > 1)
+def _undo(*sleeps: bool) -> nodes.Compensation:
+    steps = tuple(nodes.CompensationStep(sleeps=sleep) for sleep in sleeps)
+    return nodes.Compensation(steps, sequence=len(sleeps) > 1)
 
 
-#: Minimal programs of divergences found so far, run on every test run.
-_FOUND = {
-    "a wait with a timeout wakes on its event": Program((Wait(timeout=True),)),
-    "waits with timeouts in parallel branches": Program((Parallel(((Wait(True),), (Wait(True), Record()))),)),
-    "a saga compensates before the flow goes on": Program(
-        (Saga((SagaStep(0, _undo(False, True)), SagaStep(1, None)), SagaFailure.CONTINUE), Record())
+def _saga(*body: nodes.SagaItem, on_error: nodes.SagaFailure = nodes.SagaFailure.CONTINUE) -> nodes.Saga:
+    return nodes.Saga(body, on_error)
+
+
+_WAIT = nodes.Wait(timeout=True)
+_FAILS = nodes.Failing(1, None)
+
+#: Minimal programs of the divergences found so far, run on every test run.
+_FOUND: dict[str, nodes.Block] = {
+    "a wait with a timeout wakes on its event": (_WAIT,),
+    "waits with timeouts in parallel branches": (nodes.Parallel(((_WAIT,), (_WAIT, nodes.Record()))),),
+    "a saga compensates before the flow goes on": (
+        _saga(nodes.Failing(0, _undo(False, True)), _FAILS),
+        nodes.Record(),
     ),
-    "a saga compensates before it terminates": Program(
-        (Saga((SagaStep(0, _undo(False)), SagaStep(1, None)), SagaFailure.TERMINATE),)
+    "a saga compensates before it terminates": (
+        _saga(nodes.Failing(0, _undo(False)), _FAILS, on_error=nodes.SagaFailure.TERMINATE),
     ),
-    "a failed inner saga that continues leaves the outer saga alone": Program(
-        (Saga((Saga((SagaStep(1, None),), SagaFailure.CONTINUE),), SagaFailure.TERMINATE),)
+    "a failed inner saga that continues leaves the outer saga alone": (
+        _saga(_saga(_FAILS), on_error=nodes.SagaFailure.TERMINATE),
     ),
-    "a failed step's compensation finishes before the next step": Program(
-        (SoloFailure(1, _undo(True)), Record())
+    "a failed step's compensation finishes before the next step": (
+        nodes.Failing(1, _undo(True)),
+        nodes.Record(),
     ),
-    "attach leaves the if_ it jumps out of": Program((Record(), JumpIf(limit=3), Record())),
-    "attach leaves the while_ it jumps out of": Program((Record(), While(2, (JumpIf(limit=1),)), Record())),
-    "attach leaves the for_each it jumps out of, and its item": Program(
-        (Record(), ForEach(1, parallel=False, body=(JumpIf(limit=1),)))
+    "attach leaves the if_ it jumps out of": (nodes.Record(), nodes.JumpIf(limit=3), nodes.Record()),
+    "attach leaves the while_ it jumps out of": (
+        nodes.Record(),
+        nodes.While(2, (nodes.JumpIf(limit=1),)),
+        nodes.Record(),
+    ),
+    "attach leaves the for_each it jumps out of, and its item": (
+        nodes.Record(),
+        nodes.ForEach(1, parallel=False, body=(nodes.JumpIf(limit=1),)),
     ),
 }
 
 
 def _pinned(test: Any) -> Any:
-    for program in _FOUND.values():
-        test = example(program=finalise(program))(test)
+    for body in _FOUND.values():
+        test = example(program=finalise(nodes.Program(body)))(test)
     return test
 
 
@@ -126,12 +125,10 @@ def host(request: pytest.FixtureRequest) -> Iterator[WorkflowHost]:
 @_pinned
 @given(program=programs())
 def test_generated_workflow_runs_as_the_reference_interpreter_says(
-    host: WorkflowHost, program: Program
+    host: WorkflowHost, program: nodes.Program
 ) -> None:
     try:
-        expected = interpret(program)
+        verdict = judge(host, program)
     except ProgramTooLongError:
         reject()
-    actual = run_on_host(host, program, max_entries=2 * len(expected.order) + 20)
-    problems = compare(expected, actual)
-    assert not problems, describe(render(program), expected, actual, problems)
+    assert not verdict.problems, verdict.report()

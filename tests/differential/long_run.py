@@ -47,7 +47,7 @@ class _Tally:
     minimal: dict[str, str] = field(default_factory=dict)
 
 
-#: Programs per Hypothesis run: its engine keeps data on every example it ran.
+#: Programs per Hypothesis run and host: both keep what they ran until they end.
 _BATCH = 500
 
 
@@ -98,10 +98,10 @@ def main(argv: list[str] | None = None) -> None:
     logging.getLogger("liteflow").setLevel(logging.CRITICAL)
     tally = _Tally()
     started = time.monotonic()
-    with persistence_factories()[args.provider]() as persistence, running_host(persistence) as host:
-        while tally.searched < args.examples:
+    while tally.searched < args.examples:
+        with persistence_factories()[args.provider]() as persistence, running_host(persistence) as host:
             _search(host, min(_BATCH, args.examples - tally.searched), tally)
-            print(f"   {tally.searched} programs, {sum(tally.divergences.values())} diverged", flush=True)
+        print(f"   {tally.searched} programs, {sum(tally.divergences.values())} diverged", flush=True)
     print(f"== {args.provider}: {tally.searched} programs in {time.monotonic() - started:.0f} s", flush=True)
     print(f"   plus {tally.shrinking_runs} runs while shrinking; {tally.entries} trace entries in all")
     print(f"   final statuses: {dict(tally.statuses)}")

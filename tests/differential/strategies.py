@@ -23,9 +23,13 @@ T = TypeVar("T")
 _ALWAYS = 9
 
 
-def programs(max_depth: int = 3, max_block: int = 4) -> st.SearchStrategy[nodes.Program]:
-    """Programs whose blocks nest at most `max_depth` deep and hold at most `max_block` nodes."""
-    return _block(max_depth, max_block).map(lambda body: finalise(nodes.Program(body)))
+@st.composite
+def programs(draw: st.DrawFn, max_depth: int = 3, max_block: int = 4) -> nodes.Program:
+    """Programs whose blocks nest at most `max_depth` deep and hold at most `max_block` nodes.
+
+    (A composite, so that Hypothesis names it ``programs()`` rather than spelling out the
+    whole nested strategy.)"""
+    return finalise(nodes.Program(draw(_block(max_depth, max_block))))
 
 
 @cache

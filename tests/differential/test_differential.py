@@ -10,10 +10,11 @@ public builder (`compiler`) and run on a started host over the memory provider a
 SQLite; the test publishes each awaited event once a step waits for it. The reference
 interpreter (`interpreter`) runs the same program with the intended semantics.
 
-How runs are compared (see `expectation`):
+How runs are compared (see `expectation` and `comparison`):
 
 - Each step appends ``label + foreach item + "#" + run number`` to ``data["trace"]``, so every
-  entry is unique and names one run of one step for one item.
+  entry is unique and names one run of one step for one item: matching an actual entry to an
+  expected one is never ambiguous, even across branches that run side by side.
 - The interpreter returns a partial order rather than one trace: every entry comes with the
   entries that must precede it. In a sequence that is the entry before it, so the order of a
   sequence, a loop, a sequential for_each, a saga and its compensations is checked exactly.
@@ -31,8 +32,10 @@ How runs are compared (see `expectation`):
   ran, a stop made by a failing step must be the trace's last entry, and the data is compared
   only when every expected entry ran.
 
-CI runs a fixed number of examples derandomized (the same programs every run);
-``LITEFLOW_DIFFERENTIAL_EXAMPLES=10000`` runs that many random ones instead.
+CI runs the minimal programs of the divergences found so far (`_FOUND`), then a fixed number
+of generated ones, derandomized (the same programs every run);
+``LITEFLOW_DIFFERENTIAL_EXAMPLES=10000`` runs that many random ones instead, and
+``python -m tests.differential.long_run`` goes on past divergences (see there).
 """
 
 from __future__ import annotations

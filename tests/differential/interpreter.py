@@ -3,8 +3,7 @@
 No threads, no persistence, no engine: blocks run in order, branches that the engine runs side
 by side run here one after another (the expectation records that they are unordered), a jump
 is an exception caught by the block holding its target (so it leaves every block in between,
-and the items of the for_each loops among them),
-and a stop is an exception that ends the run.
+and the items of the for_each loops among them), and a stop is an exception that ends the run.
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ __all__ = [
     "When",
     "While",
     "render",
+    "undo",
 ]
 
 
@@ -70,6 +71,11 @@ class Retry:
     max_retries: int
     then: Then
     label: str = ""
+
+
+def undo(*sleeps: bool) -> Compensation:
+    """A compensation of one step per flag (True: the step sleeps first); a sequence if several."""
+    return Compensation(tuple(CompensationStep(sleeps=sleep) for sleep in sleeps), sequence=len(sleeps) > 1)
 
 
 @dataclass(frozen=True)

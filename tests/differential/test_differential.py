@@ -62,11 +62,6 @@ _LONG_RUN = os.environ.get(_EXAMPLES_VARIABLE)
 _CI_EXAMPLES = 250
 
 
-def _undo(*sleeps: bool) -> nodes.Compensation:
-    steps = tuple(nodes.CompensationStep(sleeps=sleep) for sleep in sleeps)
-    return nodes.Compensation(steps, sequence=len(sleeps) > 1)
-
-
 def _saga(*body: nodes.SagaItem, on_error: nodes.SagaFailure = nodes.SagaFailure.CONTINUE) -> nodes.Saga:
     return nodes.Saga(body, on_error)
 
@@ -79,17 +74,17 @@ _FOUND: dict[str, nodes.Block] = {
     "a wait with a timeout wakes on its event": (_WAIT,),
     "waits with timeouts in parallel branches": (nodes.Parallel(((_WAIT,), (_WAIT, nodes.Record()))),),
     "a saga compensates before the flow goes on": (
-        _saga(nodes.Failing(0, _undo(False, True)), _FAILS),
+        _saga(nodes.Failing(0, nodes.undo(False, True)), _FAILS),
         nodes.Record(),
     ),
     "a saga compensates before it terminates": (
-        _saga(nodes.Failing(0, _undo(False)), _FAILS, on_error=nodes.SagaFailure.TERMINATE),
+        _saga(nodes.Failing(0, nodes.undo(False)), _FAILS, on_error=nodes.SagaFailure.TERMINATE),
     ),
     "a failed inner saga that continues leaves the outer saga alone": (
         _saga(_saga(_FAILS), on_error=nodes.SagaFailure.TERMINATE),
     ),
     "a failed step's compensation finishes before the next step": (
-        nodes.Failing(1, _undo(True)),
+        nodes.Failing(1, nodes.undo(True)),
         nodes.Record(),
     ),
     "attach leaves the if_ it jumps out of": (nodes.Record(), nodes.JumpIf(limit=3), nodes.Record()),

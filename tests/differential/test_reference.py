@@ -21,10 +21,6 @@ def _run(expected: Expectation, trace: list[str], status: int = WorkflowInstance
     return [problem.kind for problem in compare(expected, ActualRun(status, trace, data))]
 
 
-def _undo(label_count: int = 1) -> nodes.Compensation:
-    return nodes.Compensation(tuple(nodes.CompensationStep() for _ in range(label_count)), label_count > 1)
-
-
 def test_a_jump_back_leaves_the_if_it_jumps_out_of_so_the_step_after_it_runs_once() -> None:
     # inc (id top); if_(< 3 jumps) { jump to top }; final
     expected = _expect(nodes.Record(), nodes.JumpIf(limit=3), nodes.Record())
@@ -33,7 +29,11 @@ def test_a_jump_back_leaves_the_if_it_jumps_out_of_so_the_step_after_it_runs_onc
 
 def test_a_failed_saga_compensates_latest_first_before_the_flow_goes_on() -> None:
     saga = nodes.Saga(
-        (nodes.Failing(0, _undo()), nodes.Failing(1, _undo(2)), nodes.Failing(0, _undo())),
+        (
+            nodes.Failing(0, nodes.undo(False)),
+            nodes.Failing(1, nodes.undo(False, False)),
+            nodes.Failing(0, nodes.undo(False)),
+        ),
         nodes.SagaFailure.CONTINUE,
     )
     expected = _expect(nodes.Record(), saga, nodes.Record())
@@ -42,7 +42,9 @@ def test_a_failed_saga_compensates_latest_first_before_the_flow_goes_on() -> Non
 
 
 def test_a_saga_retried_after_compensating_runs_again_from_its_start() -> None:
-    saga = nodes.Saga((nodes.Failing(0, _undo()), nodes.Failing(1, None)), nodes.SagaFailure.RETRY, 1)
+    saga = nodes.Saga(
+        (nodes.Failing(0, nodes.undo(False)), nodes.Failing(1, None)), nodes.SagaFailure.RETRY, 1
+    )
     assert _expect(saga).order == ["t1#0", "t3#0", "u2#0", "t1#1", "t3#1"]
 
 

@@ -40,6 +40,7 @@ of generated ones, derandomized (the same programs every run);
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -108,8 +109,15 @@ def _pinned(test: Any) -> Any:
 
 @pytest.fixture(scope="module", params=["memory", "sqlite"])
 def host(request: pytest.FixtureRequest) -> Iterator[WorkflowHost]:
-    """One started host per provider for all examples: each program registers its own id."""
-    with persistence_factories()[request.param]() as persistence, running_host(persistence) as started:
+    """One started host per provider for all examples: each program registers its own id.
+
+    Its log stays quiet: the programs' steps fail on purpose, and the traces tell the rest."""
+    quiet = logging.getLogger("liteflow.differential")
+    quiet.setLevel(logging.CRITICAL)
+    with (
+        persistence_factories()[request.param]() as persistence,
+        running_host(persistence, logger=quiet) as started,
+    ):
         yield started
 
 

@@ -106,7 +106,7 @@ class ResultProcessor:
             target = definition.steps[outcome.next_step]
             following = next_pointer(pointer, target)
             if outcome.jump:
-                following.scope = self._leave_blocks(workflow, definition, pointer, target, now)
+                self._leave_blocks(workflow, pointer, following, target, now)
             if after is not None:
                 following.predecessor_id = after.id
                 following.active = False
@@ -116,14 +116,15 @@ class ResultProcessor:
     def _leave_blocks(
         self,
         workflow: WorkflowInstance,
-        definition: WorkflowDefinition,
         pointer: ExecutionPointer,
+        following: ExecutionPointer,
         target: WorkflowStep,
         now: datetime,
-    ) -> list[str]:
+    ) -> None:
         """A jump leaves every block between `pointer` and the target's block: those containers
-        end (without moving on after themselves), with whatever still runs inside them.
-        Returns the scope the target runs in."""
+        end (without moving on after themselves), with whatever still runs inside them. The
+        jump's `following` pointer takes the scope, and the foreach item, of the target's block
+        (the item of the outermost container left)."""
         scope = pointer.scope
         depth = len(scope)
         for index, container_id in enumerate(scope):
@@ -131,16 +132,16 @@ class ResultProcessor:
             if container is not None and container.step_id == target.block_id:
                 depth = index
                 break
+        if not depth:
+            return
         left = set(scope[:depth])
-        if left:
-            for other in workflow.execution_pointers:
-                if other.end_time is None and (other.id in left or left.intersection(other.scope)):
-                    self._stop(
-                        other,
-                        ExecutionPointer.COMPLETE if other.id in left else ExecutionPointer.CANCELLED,
-                        now,
-                    )
-        return list(scope[depth:])
+        for other in workflow.execution_pointers:
+            if other.end_time is None and (other.id in left or left.intersection(other.scope)):
+                status = ExecutionPointer.COMPLETE if other.id in left else ExecutionPointer.CANCELLED
+                self._stop(other, status, now)
+        outermost = workflow.find_pointer(scope[depth - 1])
+        following.scope = list(scope[depth:])
+        following.context_item = None if outermost is None else outermost.context_item
 
     @staticmethod
     def _subscribe(

@@ -23,7 +23,7 @@ from .registry import WorkflowRegistry
 from .result_processor import ResultProcessor
 from .scheduler import WakeUpScheduler
 from .text import is_storable_text
-from .worker_services import Services
+from .worker_services import ControlRequests, Services
 from .workers import EventConsumer, RunnablePoller, WorkflowConsumer
 from .workflow import Workflow
 
@@ -56,6 +56,7 @@ class WorkflowHost:
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._running = False
+        self._control = ControlRequests()
 
     @property
     def _persistence_service(self) -> PersistenceProvider:
@@ -93,6 +94,7 @@ class WorkflowHost:
                 self._scheduler,
                 self.options,
                 self._stopping,
+                self._control,
             )
             runner = PassRunner(services, self._executor)
             quarantine = Quarantine(services)
@@ -273,13 +275,14 @@ class WorkflowHost:
 
     def _change_status(self, workflow_id: str, allowed: set[int], status: int) -> bool:
         deadline = time.monotonic() + CONTROL_LOCK_TIMEOUT
-        while not self.lock_service.acquire_lock(workflow_id):
-            if time.monotonic() > deadline:
-                raise HostStateError(
-                    f"workflow {workflow_id!r} stayed locked by a running step for "
-                    f"{CONTROL_LOCK_TIMEOUT:.0f} s; try again later"
-                )
-            time.sleep(0.005)
+        with self._control.requested(workflow_id):
+            while not self.lock_service.acquire_lock(workflow_id):
+                if time.monotonic() > deadline:
+                    raise HostStateError(
+                        f"workflow {workflow_id!r} stayed locked by a running step for "
+                        f"{CONTROL_LOCK_TIMEOUT:.0f} s; try again later"
+                    )
+                time.sleep(0.005)
         try:
             instance = self.get_workflow_instance(workflow_id)
             if instance.status not in allowed:

@@ -87,6 +87,9 @@ class PassRunner:
         services = self._services
         done = PassesDone(workflow.id)
         for _ in range(MAX_INLINE_PASSES):
+            if workflow.id in services.control:  # a suspend, resume or terminate waits for it
+                done.next_execution = workflow.next_execution
+                break
             try:
                 report = self._executor.execute(workflow)
             except WorkflowNotRegisteredError as exc:

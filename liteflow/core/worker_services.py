@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from .clock import utcnow
@@ -11,10 +12,37 @@ from .options import HostOptions
 from .providers import LockProvider, PersistenceProvider, QueueProvider, QueueType
 from .scheduler import WakeUpScheduler
 
-__all__ = ["Services", "RetryLater", "consume"]
+__all__ = ["ControlRequests", "Services", "RetryLater", "consume"]
 
 #: Tries a worker makes, backing off over about 3 s, to handle an item whose handler raised.
 FAILED_ITEM_RETRIES = 8
+
+
+class ControlRequests:
+    """Instances a suspend, resume or terminate call waits to lock: workers let go of them.
+
+    Without it, a worker running an instance that is always due would take its lock back at
+    once after each turn, and the call would never get it.
+    """
+
+    def __init__(self) -> None:
+        self._ids: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def requested(self, workflow_id: str) -> Iterator[None]:
+        with self._lock:
+            self._ids[workflow_id] = self._ids.get(workflow_id, 0) + 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                left = self._ids.pop(workflow_id) - 1
+                if left:
+                    self._ids[workflow_id] = left
+
+    def __contains__(self, workflow_id: object) -> bool:
+        return bool(self._ids) and workflow_id in self._ids
 
 
 class Services:
@@ -28,6 +56,7 @@ class Services:
         scheduler: WakeUpScheduler,
         options: HostOptions,
         stopping: threading.Event,
+        control: ControlRequests,
     ) -> None:
         self.persistence = persistence
         self.queue = queue
@@ -36,6 +65,7 @@ class Services:
         self.options = options
         self.logger = options.logger
         self.stopping = stopping
+        self.control = control
 
     def wake_at_next_execution(self, workflow_id: str, next_execution: datetime | None) -> None:
         """Queue the instance now if due, else set a local timer for it."""

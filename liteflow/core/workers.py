@@ -40,7 +40,7 @@ class WorkflowConsumer:
         services = self._services
         if self._quarantine.is_given_up(workflow_id):
             return
-        if not services.lock.acquire_lock(workflow_id):
+        if workflow_id in services.control or not services.lock.acquire_lock(workflow_id):
             services.logger.debug("workflow %s is locked by another worker; retrying soon", workflow_id)
             self._retries.schedule(workflow_id)
             return

@@ -387,3 +387,25 @@ def test_an_item_whose_handler_raised_is_tried_again_within_a_second() -> None:
         Scenario(host).wait_for_completion(workflow_id)
         assert time.monotonic() - started < 2  # not the poller's 60 s
     assert store.closed == 1  # stop() closed the store
+
+
+class Spinning(Workflow):
+    """Always due: its loop never waits for anything."""
+
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(mark("start")).while_(lambda data, context: True).do(
+            lambda loop: loop.start_with(count("turns"))
+        )
+
+
+def test_terminate_stops_a_workflow_that_is_always_due(memory_scenario: Scenario) -> None:
+    workflow_id = memory_scenario.run(Spinning(), {})
+    wait_until(
+        lambda: memory_scenario.instance(workflow_id).data.get("turns", 0) > 50, what="the loop to spin"
+    )
+    asked = time.monotonic()
+    assert memory_scenario.host.terminate_workflow(workflow_id) is True
+    assert time.monotonic() - asked < 2  # the workers let go of it; the call waits up to 10 s
+    turns = memory_scenario.wait_for_status(workflow_id, WorkflowInstance.TERMINATED).data["turns"]
+    time.sleep(0.1)
+    assert memory_scenario.instance(workflow_id).data["turns"] == turns

@@ -146,6 +146,7 @@ def workflow_document(serializer: Serializer, workflow: WorkflowInstance) -> dic
         "reference": workflow.reference,
         "parent_workflow_id": workflow.parent_workflow_id,
         "status": workflow.status,
+        "trace_context": workflow.trace_context,
         "data": _store(serializer, workflow.data, "data"),
         "execution_pointers": [
             _pointer_document(serializer, pointer, index)
@@ -172,6 +173,7 @@ def workflow_from_document(serializer: Serializer, document: dict[str, Any]) -> 
     workflow.reference = document.get("reference")
     workflow.parent_workflow_id = document.get("parent_workflow_id")
     workflow.status = document.get("status", WorkflowInstance.RUNNABLE)
+    workflow.trace_context = document.get("trace_context")
     workflow.data = _load(serializer, document.get("data"), f"workflow {workflow.id} data")
     workflow.next_execution = _get_time(document, "next_execution")
     workflow.create_time = _get_time(document, "create_time")

@@ -1,10 +1,18 @@
-"""Time helpers: every time LiteFlow stores or compares is timezone-aware UTC."""
+"""Time: the clock the engine reads, and helpers keeping every stored time aware UTC.
+
+The engine never calls `datetime.now` itself: every time it stores or compares (sleeps,
+delays, schedules, wait timeouts, retry intervals, event as-of times, due times) comes from
+the host's `Clock`. `SystemClock` is the real one; a test passes
+`liteflow.core.testing.FakeClock` and moves time forward by hand.
+"""
 
 from __future__ import annotations
 
+import threading
+from abc import ABC, abstractmethod
 from datetime import datetime, timedelta, timezone
 
-__all__ = ["utcnow", "to_utc", "to_timedelta", "MIN_TIME", "MAX_TIME"]
+__all__ = ["Clock", "SystemClock", "utcnow", "to_utc", "to_timedelta", "MIN_TIME", "MAX_TIME"]
 
 MIN_TIME = datetime.min.replace(tzinfo=timezone.utc)
 MAX_TIME = datetime.max.replace(tzinfo=timezone.utc)
@@ -12,6 +20,34 @@ MAX_TIME = datetime.max.replace(tzinfo=timezone.utc)
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+class Clock(ABC):
+    """What the engine asks the time, and how its timers wait for a time on that clock."""
+
+    @abstractmethod
+    def now(self) -> datetime:
+        """The current time, aware UTC."""
+
+    @abstractmethod
+    def wait(self, condition: threading.Condition, until: datetime) -> None:
+        """With `condition` held, wait until this clock reaches `until` or `condition` is
+        notified, whichever comes first (it may also return early: callers check again)."""
+
+
+class SystemClock(Clock):
+    """The real UTC clock; the default."""
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc)
+
+    def wait(self, condition: threading.Condition, until: datetime) -> None:
+        delay = (until - datetime.now(timezone.utc)).total_seconds()
+        if delay > 0:
+            condition.wait(delay)
+
+    def __repr__(self) -> str:
+        return "SystemClock()"
 
 
 def to_utc(value: datetime) -> datetime:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from .changes import WorkflowChanges
-from .clock import utcnow
 from .errors import ProviderError
 from .passes import PassesDone, PassRunner
 from .providers import QueueType
@@ -52,11 +51,12 @@ class EventConsumer:
                 return
             if event is None:
                 return
-            if event.event_time is not None and event.event_time > utcnow():
+            now = services.clock.now()
+            if event.event_time is not None and event.event_time > now:
                 services.scheduler.schedule(event.event_time, QueueType.EVENT, event_id)
                 return
             subscriptions = services.persistence.get_subscriptions(
-                event.event_name, event.event_key, event.event_time or utcnow()
+                event.event_name, event.event_key, event.event_time or now
             )
             for index, subscription in enumerate(subscriptions):
                 last = delivered and index == len(subscriptions) - 1
@@ -104,7 +104,7 @@ class EventConsumer:
                 )
                 return False
             if changes.workflow.status == WorkflowInstance.RUNNABLE:
-                changes.workflow.next_execution = utcnow()
+                changes.workflow.next_execution = services.clock.now()
                 done = self._runner.run(changes.workflow, changes)
                 if done is None:
                     return False
@@ -147,7 +147,7 @@ class EventConsumer:
             persistence.mark_event_processed(event.id)
 
     def _earliest_event(self, subscription: EventSubscription, event: Event) -> Event:
-        as_of = subscription.subscribe_as_of or event.event_time or utcnow()
+        as_of = subscription.subscribe_as_of or event.event_time or self._services.clock.now()
         candidates = self._services.persistence.get_events(
             subscription.event_name, subscription.event_key, as_of
         )

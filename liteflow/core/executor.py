@@ -6,8 +6,11 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from .clock import utcnow
-from .definition import WorkflowDefinition
+from .clock import Clock
+from .definition import WorkflowDefinition, WorkflowStep
+from .lifecycle import StepCompleted, StepEvent, StepStarted, WorkflowError, instance_fields
+from .lifecycle_dispatch import LifecycleDispatcher
+from .middleware import Middleware
 from .records import ExecutionPointer, WorkflowInstance
 from .registry import WorkflowRegistry
 from .result_processor import ExecutionReport, ResultProcessor
@@ -44,16 +47,25 @@ class WorkflowExecutor:
         processor: ResultProcessor,
         logger: logging.Logger,
         host: WorkflowHost | None = None,
+        *,
+        clock: Clock,
+        middleware: Middleware | None = None,
+        lifecycle: LifecycleDispatcher | None = None,
     ) -> None:
         self._registry = registry
         self._processor = processor
         self._logger = logger
         self._host = host
+        self._clock = clock
+        self._middleware = middleware or Middleware()
+        self._lifecycle = lifecycle
 
     def execute(self, workflow: WorkflowInstance) -> ExecutionReport:
         report = ExecutionReport()
+        if self._lifecycle is not None and self._lifecycle.wanted:
+            report.lifecycle = []
         definition = self._registry.get_definition(workflow.workflow_definition_id, workflow.version)
-        now = utcnow()
+        now = self._clock.now()
         self._process_cancellations(workflow, definition, report, now)
         due = [pointer for pointer in workflow.execution_pointers if is_due(pointer, now)]
         for pointer in due:
@@ -64,8 +76,9 @@ class WorkflowExecutor:
             pointer.end_time is not None for pointer in workflow.execution_pointers
         ):
             workflow.status = WorkflowInstance.COMPLETE
-            workflow.complete_time = utcnow()
-        determine_next_execution(workflow)
+        if workflow.status == WorkflowInstance.COMPLETE and workflow.complete_time is None:
+            workflow.complete_time = now
+        determine_next_execution(workflow, now)
         return report
 
     def _run_pointer(
@@ -92,6 +105,9 @@ class WorkflowExecutor:
             return
         if self._processor.finish_compensation(workflow, definition, pointer, step, now):
             return
+        events = report.lifecycle
+        if events is not None and pointer.status != ExecutionPointer.RUNNING:
+            events.append(_step_event(StepStarted, workflow, step, pointer, now))
         if pointer.start_time is None:
             pointer.start_time = now
         pointer.status = ExecutionPointer.RUNNING
@@ -101,7 +117,7 @@ class WorkflowExecutor:
             body = step.construct_body()
             for mapping in step.inputs:
                 mapping.apply_input(body, workflow.data, context)
-            result = body.run(context)
+            result = self._middleware.run_step(context, body)
             if result is None:
                 result = ExecutionResult.next()
             elif not isinstance(result, ExecutionResult):
@@ -113,9 +129,13 @@ class WorkflowExecutor:
                 for mapping in step.outputs:
                     mapping.apply_output(body, workflow)
         except Exception as exc:
+            if events is not None:
+                events.append(_error_event(workflow, step, pointer, exc, now))
             self._processor.handle_error(workflow, definition, pointer, step, exc, report, now)
             return
         self._processor.process_result(workflow, definition, pointer, step, result, report, now)
+        if events is not None and result.proceed:
+            events.append(_step_event(StepCompleted, workflow, step, pointer, now))
 
     def _process_cancellations(
         self,
@@ -151,7 +171,25 @@ class WorkflowExecutor:
                 self._processor.cancel(workflow, definition, pointer, step, report, now)
 
 
-def determine_next_execution(workflow: WorkflowInstance) -> None:
+def _step_event(
+    kind: type[StepEvent],
+    workflow: WorkflowInstance,
+    step: WorkflowStep,
+    pointer: ExecutionPointer,
+    now: datetime,
+) -> StepEvent:
+    return kind(*instance_fields(workflow, now), pointer.id, step.id, step.display_name)
+
+
+def _error_event(
+    workflow: WorkflowInstance, step: WorkflowStep, pointer: ExecutionPointer, exc: Exception, now: datetime
+) -> WorkflowError:
+    return WorkflowError(
+        *instance_fields(workflow, now), pointer.id, step.id, step.display_name, type(exc).__name__, str(exc)
+    )
+
+
+def determine_next_execution(workflow: WorkflowInstance, now: datetime) -> None:
     """Set `next_execution`: now if a step is ready, the earliest wake-up, or None if all wait.
 
     A container waits for its children: it is due only once every pointer in its scope ended,
@@ -172,7 +210,7 @@ def determine_next_execution(workflow: WorkflowInstance) -> None:
             containers.append(pointer)
             continue
         if pointer.sleep_until is None:
-            workflow.next_execution = utcnow()
+            workflow.next_execution = now
             return
         if earliest is None or pointer.sleep_until < earliest:
             earliest = pointer.sleep_until
@@ -187,7 +225,7 @@ def determine_next_execution(workflow: WorkflowInstance) -> None:
             if container.id in open_scopes:
                 continue
             if container.sleep_until is None:
-                workflow.next_execution = utcnow()
+                workflow.next_execution = now
                 return
             if earliest is None or container.sleep_until < earliest:
                 earliest = container.sleep_until

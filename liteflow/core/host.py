@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
 from typing import Any
 
 from .changes import WorkflowChanges
-from .clock import to_utc, utcnow
+from .clock import SystemClock, to_utc
 from .errors import HostStateError, InvalidArgumentError, WorkflowNotFoundError
 from .executor import WorkflowExecutor
+from .lifecycle import WorkflowResumed, WorkflowStarted, workflow_event
+from .lifecycle_dispatch import LifecycleDispatcher
+from .lifecycle_hub import LifecycleEventHandler
+from .middleware import Middleware, StepMiddleware
 from .options import HostOptions
-from .passes import PassRunner
+from .passes import PassRunner, status_event
 from .pointers import genesis_pointer
 from .primitives import child_completion_event
 from .providers import LockProvider, PersistenceProvider, QueueProvider, QueueType
@@ -48,10 +53,30 @@ class WorkflowHost:
         self.lock_service = lock_service
         self.options = options or HostOptions()
         self.registry = WorkflowRegistry()
+        #: Where the engine's times come from (the `clock` option).
+        self.clock = self.options.clock
         self._logger = self.options.logger
+        self._middleware = Middleware(self.options.step_middleware, self.options.workflow_middleware)
+        self._lifecycle = LifecycleDispatcher(
+            self.options.lifecycle_event_hub, self._logger, self.options.lifecycle_buffer
+        )
         self._processor = ResultProcessor(self.options.default_error_retry_interval, self._logger)
-        self._executor = WorkflowExecutor(self.registry, self._processor, self._logger, self)
-        self._scheduler = WakeUpScheduler(queue_service, self._logger)
+        self._executor = WorkflowExecutor(
+            self.registry,
+            self._processor,
+            self._logger,
+            self,
+            clock=self.clock,
+            middleware=self._middleware,
+            lifecycle=self._lifecycle,
+        )
+        self._scheduler = WakeUpScheduler(queue_service, self._logger, self.clock)
+        # Back-offs between retries are real seconds; with another clock they get their own timer.
+        self._retry_scheduler = (
+            self._scheduler
+            if isinstance(self.clock, SystemClock)
+            else WakeUpScheduler(queue_service, self._logger, SystemClock(), "retries")
+        )
         self._state_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -66,6 +91,29 @@ class WorkflowHost:
     @property
     def is_running(self) -> bool:
         return self._running
+
+    def on_lifecycle_event(
+        self, handler: LifecycleEventHandler, *, cluster: bool = True
+    ) -> Callable[[], None]:
+        """Call `handler(event)` for every lifecycle event; returns the function that unsubscribes it.
+
+        Handlers run on a dispatcher thread, never on a workflow worker, and only after what
+        the event tells was stored. With a cluster-wide hub they see every node's events;
+        ``cluster=False`` keeps to this host's own.
+        """
+        if not callable(handler):
+            raise InvalidArgumentError(f"on_lifecycle_event() needs a callable, got {handler!r}")
+        if cluster:
+            return self._lifecycle.hub.subscribe(handler)
+        return self._lifecycle.subscribe_node(handler)
+
+    def add_step_middleware(self, middleware: StepMiddleware) -> None:
+        """Wrap every later step run in `middleware` too, inside those already installed."""
+        self._middleware.add_step(middleware)
+
+    def add_workflow_middleware(self, middleware: object) -> None:
+        """Add an object with `pre_workflow(instance)` and/or `post_workflow(instance)`."""
+        self._middleware.add_workflow(middleware)
 
     def register_workflow(self, workflow: Workflow) -> None:
         """Build and register a workflow definition; errors name the workflow and the problem."""
@@ -86,6 +134,7 @@ class WorkflowHost:
             self.persistence_service.start()
             self.queue_service.start()
             self.lock_service.start()
+            self._lifecycle.start()
             self._stopping = threading.Event()
             services = Services(
                 self.persistence_service,
@@ -95,6 +144,9 @@ class WorkflowHost:
                 self.options,
                 self._stopping,
                 self._control,
+                retry_scheduler=self._retry_scheduler,
+                middleware=self._middleware,
+                lifecycle=self._lifecycle,
             )
             runner = PassRunner(services, self._executor)
             quarantine = Quarantine(services)
@@ -108,6 +160,8 @@ class WorkflowHost:
             targets += [(f"liteflow-event-{n}", events.run) for n in range(self.options.event_workers)]
             targets.append(("liteflow-poller", poller.run))
             self._scheduler.start()
+            if self._retry_scheduler is not self._scheduler:
+                self._retry_scheduler.start()
             self._threads = [
                 threading.Thread(target=target, name=name, daemon=True) for name, target in targets
             ]
@@ -131,11 +185,12 @@ class WorkflowHost:
                 return
             self._running = False
             self._stopping.set()
-            scheduler_thread = self._scheduler.stop()
+            schedulers = {self._scheduler, self._retry_scheduler}
+            scheduler_threads = [thread for scheduler in schedulers if (thread := scheduler.stop())]
             self.queue_service.wake_dequeues()
             limit = self.options.shutdown_timeout.total_seconds() if timeout is None else timeout
             deadline = time.monotonic() + limit
-            threads = [*self._threads, *([scheduler_thread] if scheduler_thread else [])]
+            threads = [*self._threads, *scheduler_threads]
             for thread in threads:
                 thread.join(max(0.0, deadline - time.monotonic()))
             self._threads = threads
@@ -147,6 +202,7 @@ class WorkflowHost:
                     limit,
                     ", ".join(stragglers),
                 )
+            self._lifecycle.stop(max(0.0, deadline - time.monotonic()))
             self.queue_service.shutdown()
             self.lock_service.shutdown()
             if not stragglers:
@@ -176,7 +232,8 @@ class WorkflowHost:
         """Create an instance of a registered workflow (latest version by default); return its id.
 
         `parent_workflow_id` is set by `sub_workflow` steps: the parent is told when this
-        instance completes or is terminated.
+        instance completes or is terminated. Workflow middleware's `pre_workflow` runs first,
+        here, on the new instance; if one raises, nothing is stored and the error propagates.
         """
         if not isinstance(workflow_id, str) or not workflow_id:
             shown = repr(workflow_id) if isinstance(workflow_id, str) else type(workflow_id).__name__
@@ -200,10 +257,14 @@ class WorkflowHost:
         instance.parent_workflow_id = parent_workflow_id
         instance.data = data
         instance.status = WorkflowInstance.RUNNABLE
-        instance.create_time = utcnow()
+        instance.create_time = self.clock.now()
         instance.next_execution = instance.create_time
         instance.execution_pointers.append(genesis_pointer(definition.initial_step))
+        for pre_workflow in self._middleware.pre_workflow:
+            pre_workflow(instance)
         new_id = self.persistence_service.create_workflow(instance)
+        if self._lifecycle.wanted:  # told before any worker can run (and announce) its first step
+            self._lifecycle.emit([workflow_event(WorkflowStarted, instance, instance.create_time)])
         self.queue_service.queue_work(QueueType.WORKFLOW, new_id)
         self._logger.debug("started workflow %s v%d: %s", definition.id, definition.version, new_id)
         return new_id
@@ -224,7 +285,7 @@ class WorkflowHost:
         event.event_key = event_key_text(event_key)
         event.event_data = event_data
         try:
-            event.event_time = utcnow() if effective_date is None else to_utc(effective_date)
+            event.event_time = self.clock.now() if effective_date is None else to_utc(effective_date)
         except (TypeError, OverflowError) as exc:
             raise InvalidArgumentError(f"publish_event() effective_date: {exc}") from None
         event.is_processed = False
@@ -288,18 +349,26 @@ class WorkflowHost:
             if instance.status not in allowed:
                 return False
             instance.status = status
+            now = self.clock.now()
             if status == WorkflowInstance.TERMINATED:
-                instance.complete_time = utcnow()
+                instance.complete_time = now
                 instance.next_execution = None
             elif status == WorkflowInstance.RUNNABLE:
-                instance.next_execution = utcnow()
+                instance.next_execution = now
             else:
                 instance.next_execution = None
             changes = WorkflowChanges(instance)
-            finished = child_completion_event(instance)
+            finished = child_completion_event(instance, now)
             if finished is not None:  # a terminated child's parent is told in the same write
                 changes.events.append(finished)
             self.persistence_service.persist_changes(changes)
+            if self._lifecycle.wanted:  # told before the lock lets a worker run it on
+                changed = (
+                    workflow_event(WorkflowResumed, instance, now)
+                    if status == WorkflowInstance.RUNNABLE
+                    else status_event(instance, now)
+                )
+                self._lifecycle.emit([changed])
         finally:
             self.lock_service.release_lock(workflow_id)
         for event in changes.events:

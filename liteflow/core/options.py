@@ -7,10 +7,31 @@ from dataclasses import dataclass, field, fields
 from datetime import timedelta
 from typing import Any
 
-from .clock import to_timedelta
+from .clock import Clock, SystemClock, to_timedelta
 from .errors import InvalidArgumentError
+from .lifecycle_hub import InProcessLifecycleEventHub, LifecycleEventHub
+from .middleware import Middleware, StepMiddleware
 
 __all__ = ["HostOptions"]
+
+
+_INSTANCE_OF: dict[str, type] = {
+    "logger": logging.Logger,
+    "clock": Clock,
+    "lifecycle_event_hub": LifecycleEventHub,
+}
+
+
+def _middleware_list(name: str, value: Any) -> tuple[Any, ...]:
+    """A tuple of valid middleware, else an InvalidArgumentError naming the bad one."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise InvalidArgumentError(f"{name} must be a list, got {value!r}")
+    items = tuple(value)
+    if name == "step_middleware":
+        Middleware(step=items)
+    else:
+        Middleware(workflow=items)
+    return items
 
 
 @dataclass
@@ -30,6 +51,16 @@ class HostOptions:
     #: How long `stop()` waits for running steps to finish.
     shutdown_timeout: timedelta = timedelta(seconds=30)
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("liteflow"))
+    #: Where every time the engine reads comes from (a `FakeClock` in tests).
+    clock: Clock = field(default_factory=SystemClock)
+    #: Callables wrapped around every step run, outermost first (see `liteflow.core.middleware`).
+    step_middleware: tuple[StepMiddleware, ...] = ()
+    #: Objects with `pre_workflow(instance)` and/or `post_workflow(instance)`, in order.
+    workflow_middleware: tuple[object, ...] = ()
+    #: Carries lifecycle events to handlers: by default in-process, this host's own.
+    lifecycle_event_hub: LifecycleEventHub = field(default_factory=InProcessLifecycleEventHub)
+    #: Lifecycle events buffered for slow handlers before new ones are dropped.
+    lifecycle_buffer: int = 10_000
 
     @classmethod
     def from_keywords(cls, **options: Any) -> HostOptions:
@@ -50,10 +81,14 @@ class HostOptions:
                     raise InvalidArgumentError(str(exc)) from None
                 if value <= timedelta(0):
                     raise InvalidArgumentError(f"{name} must be positive, got {value}")
-            elif name in ("max_concurrent_workflows", "event_workers"):
+            elif name in ("max_concurrent_workflows", "event_workers", "lifecycle_buffer"):
                 if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                     raise InvalidArgumentError(f"{name} must be an int >= 1, got {value!r}")
-            elif name == "logger" and not isinstance(value, logging.Logger):
-                raise InvalidArgumentError(f"logger must be a logging.Logger, got {value!r}")
+            elif name in _INSTANCE_OF and not isinstance(value, _INSTANCE_OF[name]):
+                kind = _INSTANCE_OF[name]
+                expected = f"{kind.__module__}.{kind.__qualname__}"
+                raise InvalidArgumentError(f"{name} must be a {expected}, got {value!r}")
+            elif name in ("step_middleware", "workflow_middleware"):
+                value = _middleware_list(name, value)
             values[name] = value
         return cls(**values)

@@ -12,23 +12,38 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .changes import WorkflowChanges
-from .clock import utcnow
 from .errors import SerializationError, WorkflowNotRegisteredError
 from .executor import WorkflowExecutor
+from .lifecycle import (
+    LifecycleEvent,
+    WorkflowCompleted,
+    WorkflowSuspended,
+    WorkflowTerminated,
+    workflow_event,
+)
 from .primitives import child_completion_event
 from .providers import QueueType
 from .records import EventSubscription, ExecutionError, WorkflowInstance
+from .result_processor import ExecutionReport
 from .worker_services import Services
 
-__all__ = ["PassRunner", "PassesDone", "record_error"]
+__all__ = ["STATUS_EVENTS", "PassRunner", "PassesDone", "record_error"]
 
 #: Passes one worker runs back to back on one instance before letting others have a turn.
 MAX_INLINE_PASSES = 100
 
 
-def record_error(workflow_id: str, message: str) -> ExecutionError:
+#: The lifecycle event announcing that an instance reached each status.
+STATUS_EVENTS: dict[int, type[LifecycleEvent]] = {
+    WorkflowInstance.COMPLETE: WorkflowCompleted,
+    WorkflowInstance.TERMINATED: WorkflowTerminated,
+    WorkflowInstance.SUSPENDED: WorkflowSuspended,
+}
+
+
+def record_error(workflow_id: str, message: str, when: datetime) -> ExecutionError:
     error = ExecutionError()
-    error.error_time = utcnow()
+    error.error_time = when
     error.workflow_id = workflow_id
     error.message = message
     return error
@@ -63,7 +78,9 @@ def reopen_earlier_events(
     reopened: list[str] = []
     for subscription in subscriptions:
         candidates = services.persistence.get_events(
-            subscription.event_name, subscription.event_key, subscription.subscribe_as_of or utcnow()
+            subscription.event_name,
+            subscription.event_key,
+            subscription.subscribe_as_of or services.clock.now(),
         )
         if candidates:
             if write:
@@ -87,6 +104,7 @@ class PassRunner:
         services = self._services
         done = PassesDone(workflow.id)
         for _ in range(MAX_INLINE_PASSES):
+            status_before = workflow.status
             if workflow.id in services.control:  # a suspend, resume or terminate waits for it
                 done.next_execution = workflow.next_execution
                 break
@@ -105,23 +123,56 @@ class PassRunner:
             if report is not None:
                 changes.subscriptions += report.subscriptions
                 changes.errors += report.errors
-            finished = child_completion_event(workflow)
+            now = services.clock.now()
+            finished = child_completion_event(workflow, now)
             if finished is not None:
                 changes.events.append(finished)
             for event_id in reopen_earlier_events(services, changes.subscriptions, write=False):
                 changes.event_marks[event_id] = False
             if not self._write(changes):
                 return done
+            self._announce(workflow, status_before, report, now)
             done.events_to_queue += [event.id for event in changes.events]
             done.events_to_queue += [
                 event_id for event_id, processed in changes.event_marks.items() if not processed
             ]
             done.subscribed += changes.subscriptions
             done.next_execution = workflow.next_execution
-            if report is None or not _due_again(workflow) or services.stopping.is_set():
+            if report is None or not _due_again(workflow, now) or services.stopping.is_set():
                 break
             changes = WorkflowChanges(workflow)
         return done
+
+    def _announce(
+        self, workflow: WorkflowInstance, status_before: int, report: ExecutionReport | None, now: datetime
+    ) -> None:
+        """What a written pass tells: its lifecycle events, and a completion to workflow middleware."""
+        services = self._services
+        events = report.lifecycle if report is not None else None
+        if workflow.status != status_before:
+            if events is None and services.lifecycle is not None and services.lifecycle.wanted:
+                events = []
+            if events is not None and workflow.status in STATUS_EVENTS:
+                events.append(status_event(workflow, now))
+            if workflow.status == WorkflowInstance.COMPLETE:
+                self._post_workflow(workflow, now)
+        if events and services.lifecycle is not None:
+            services.lifecycle.emit(events)
+
+    def _post_workflow(self, workflow: WorkflowInstance, now: datetime) -> None:
+        """Run every `post_workflow`; one that raises is logged and recorded, and the
+        instance stays complete."""
+        services = self._services
+        for middleware, hook in services.middleware.post_workflow:
+            try:
+                hook(workflow)
+            except Exception as exc:
+                services.logger.exception("workflow %s: post_workflow of %r failed", workflow.id, middleware)
+                message = f"post_workflow of {type(middleware).__name__} failed: {type(exc).__name__}: {exc}"
+                try:
+                    services.persistence.persist_errors([record_error(workflow.id, message, now)])
+                except Exception:
+                    services.logger.exception("workflow %s: could not record that error", workflow.id)
 
     def _write(self, changes: WorkflowChanges) -> bool:
         try:
@@ -140,7 +191,8 @@ class PassRunner:
         )
         workflow.status = WorkflowInstance.SUSPENDED
         workflow.next_execution = None
-        changes.errors.append(record_error(workflow.id, f"{type(exc).__name__}: {exc}"))
+        message = f"{type(exc).__name__}: {exc}"
+        changes.errors.append(record_error(workflow.id, message, self._services.clock.now()))
 
     def _suspend_unstorable(self, changes: WorkflowChanges, exc: SerializationError) -> None:
         """A step produced data the store cannot hold: keep the last stored state, suspended,
@@ -158,12 +210,21 @@ class PassRunner:
             return
         stored.status = WorkflowInstance.SUSPENDED
         stored.next_execution = None
-        suspended = WorkflowChanges(stored, errors=[record_error(workflow_id, f"SerializationError: {exc}")])
+        now = services.clock.now()
+        error = record_error(workflow_id, f"SerializationError: {exc}", now)
+        suspended = WorkflowChanges(stored, errors=[error])
         # What woke the instance still happened: its event stays delivered.
         suspended.ended_subscriptions = changes.ended_subscriptions
         suspended.event_marks = {key: value for key, value in changes.event_marks.items() if value}
         services.persistence.persist_changes(suspended)
+        if services.lifecycle is not None and services.lifecycle.wanted:
+            services.lifecycle.emit([status_event(stored, now)])
 
 
-def _due_again(workflow: WorkflowInstance) -> bool:
-    return workflow.next_execution is not None and workflow.next_execution <= utcnow()
+def status_event(workflow: WorkflowInstance, now: datetime) -> LifecycleEvent:
+    """The event saying that `workflow` reached its (complete, terminated or suspended) status."""
+    return workflow_event(STATUS_EVENTS[workflow.status], workflow, now)
+
+
+def _due_again(workflow: WorkflowInstance, now: datetime) -> bool:
+    return workflow.next_execution is not None and workflow.next_execution <= now

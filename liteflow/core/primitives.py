@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .callables import bind_arity, describe
-from .clock import MIN_TIME, to_timedelta, utcnow
+from .clock import MIN_TIME, to_timedelta
 from .errors import LiteFlowError
 from .records import Event, WorkflowInstance
 from .step import ExecutionResult, StepBody, StepExecutionContext
@@ -160,8 +160,8 @@ class WaitFor(StepBody):
             return ExecutionResult.next()
         if context.persistence_data is not None:
             return ExecutionResult.outcome(WAIT_TIMEOUT)
-        as_of = self.effective_date if self.effective_date is not None else utcnow()
-        result = ExecutionResult.wait_for_event(self.event_name, self.event_key, as_of)
+        # Without an effective date, the wait takes events from the time of this pass on.
+        result = ExecutionResult.wait_for_event(self.event_name, self.event_key, self.effective_date)
         if self.timeout is not None:
             result.sleep_for = to_timedelta(self.timeout, "wait_for timeout")
             result.persistence_data = {"timeout": True}
@@ -273,9 +273,7 @@ class EndWorkflow(StepBody):
     """Completes the whole workflow at once; no later step runs."""
 
     def run(self, context: StepExecutionContext) -> ExecutionResult:
-        workflow = context.workflow
-        workflow.status = WorkflowInstance.COMPLETE
-        workflow.complete_time = utcnow()
+        context.workflow.status = WorkflowInstance.COMPLETE
         return ExecutionResult.next()
 
 
@@ -315,7 +313,7 @@ class SubWorkflow(StepBody):
         return result
 
 
-def child_completion_event(workflow: WorkflowInstance) -> Event | None:
+def child_completion_event(workflow: WorkflowInstance, now: datetime) -> Event | None:
     """The event telling a parent that this child finished, if it has a parent and finished;
     it is written with the child's final state, in the same atomic write."""
     if workflow.parent_workflow_id is None or workflow.status not in (
@@ -327,5 +325,5 @@ def child_completion_event(workflow: WorkflowInstance) -> Event | None:
     event.event_name = CHILD_COMPLETED_EVENT
     event.event_key = workflow.id
     event.event_data = {"status": workflow.status, "data": workflow.data}
-    event.event_time = utcnow()
+    event.event_time = now
     return event

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import threading
 
-from .clock import utcnow
 from .records import ExecutionError
 from .worker_services import Services
 
@@ -58,7 +57,7 @@ class Quarantine:
             return None
         self._services.logger.error("%s %s is put aside after %d failures: %s", kind, record_id, count, cause)
         error = ExecutionError()
-        error.error_time = utcnow()
+        error.error_time = self._services.clock.now()
         error.workflow_id = record_id
         error.message = f"the {kind} cannot be loaded or run: {cause}"
         return error

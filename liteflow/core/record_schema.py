@@ -61,6 +61,7 @@ WORKFLOW_PLAIN: Mapping[str, tuple[type, ...]] = {
     "reference": _OPTIONAL_TEXT,
     "parent_workflow_id": _OPTIONAL_TEXT,
     "status": _INT,
+    "trace_context": _OPTIONAL_TEXT,
 }
 WORKFLOW_TIMES = ("next_execution", "create_time", "complete_time")
 WORKFLOW_PAYLOADS = ("data",)

@@ -92,6 +92,9 @@ class WorkflowInstance:
         self.data: Any = None
         self.create_time: datetime | None = None
         self.complete_time: datetime | None = None
+        #: The caller's trace context at `start_workflow` (propagation headers as JSON text,
+        #: written by `liteflow.otel`); opaque to the engine.
+        self.trace_context: str | None = None
         self.execution_pointers: list[ExecutionPointer] = []
 
     def clone(self) -> WorkflowInstance:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from .clock import MIN_TIME
 from .definition import WorkflowDefinition, WorkflowStep
+from .lifecycle import LifecycleEvent
 from .pointers import child_pointer, compensation_pointer, next_pointer
 from .records import (
     EventSubscription,
@@ -27,11 +28,13 @@ _COMPENSATING = "compensating"
 class ExecutionReport:
     """What one pass over an instance produced besides the instance itself."""
 
-    __slots__ = ("errors", "subscriptions")
+    __slots__ = ("errors", "lifecycle", "subscriptions")
 
     def __init__(self) -> None:
         self.subscriptions: list[EventSubscription] = []
         self.errors: list[ExecutionError] = []
+        #: The pass's lifecycle events, in order; None when nobody listens (none are made).
+        self.lifecycle: list[LifecycleEvent] | None = None
 
 
 class ResultProcessor:

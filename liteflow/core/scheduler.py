@@ -1,4 +1,8 @@
-"""Local wake-ups: queue a workflow or event id at its due time, without waiting for the poller."""
+"""Local wake-ups: queue a workflow or event id at its due time, without waiting for the poller.
+
+Due times are on the scheduler's clock: the host's for workflow timers (a `FakeClock`
+wakes them when it is advanced), the real one for the workers' short retry back-offs.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,9 @@ import heapq
 import itertools
 import logging
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from .clock import utcnow
+from .clock import Clock
 from .providers import QueueProvider, QueueType
 
 __all__ = ["WakeUpScheduler"]
@@ -17,9 +21,13 @@ __all__ = ["WakeUpScheduler"]
 class WakeUpScheduler:
     """One thread and a heap of due times; the earliest wake-up per id wins."""
 
-    def __init__(self, queue_service: QueueProvider, logger: logging.Logger) -> None:
+    def __init__(
+        self, queue_service: QueueProvider, logger: logging.Logger, clock: Clock, name: str = "scheduler"
+    ) -> None:
         self._queue_service = queue_service
         self._logger = logger
+        self._clock = clock
+        self._name = name
         self._condition = threading.Condition()
         self._heap: list[tuple[datetime, int, QueueType, str]] = []
         self._earliest: dict[tuple[QueueType, str], datetime] = {}
@@ -30,7 +38,7 @@ class WakeUpScheduler:
     def start(self) -> None:
         with self._condition:
             self._stopped = False
-        self._thread = threading.Thread(target=self._run, name="liteflow-scheduler", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"liteflow-{self._name}", daemon=True)
         self._thread.start()
 
     def stop(self) -> threading.Thread | None:
@@ -54,6 +62,9 @@ class WakeUpScheduler:
             if self._heap[0][3] == item:
                 self._condition.notify()
 
+    def schedule_in(self, delay: timedelta, queue: QueueType, item: str) -> None:
+        self.schedule(self._clock.now() + delay, queue, item)
+
     def pending(self) -> int:
         with self._condition:
             return len(self._earliest)
@@ -66,9 +77,8 @@ class WakeUpScheduler:
                     self._condition.wait()
                     continue
                 due, _, queue, item = self._heap[0]
-                delay = (due - utcnow()).total_seconds()
-                if delay > 0:
-                    self._condition.wait(delay)
+                if due > self._clock.now():
+                    self._clock.wait(self._condition, due)
                     continue
                 heapq.heappop(self._heap)
                 if self._earliest.get((queue, item)) != due:

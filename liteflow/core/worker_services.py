@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
-from .clock import utcnow
+from .lifecycle_dispatch import LifecycleDispatcher
+from .middleware import Middleware
 from .options import HostOptions
 from .providers import LockProvider, PersistenceProvider, QueueProvider, QueueType
 from .scheduler import WakeUpScheduler
@@ -57,21 +58,31 @@ class Services:
         options: HostOptions,
         stopping: threading.Event,
         control: ControlRequests,
+        *,
+        retry_scheduler: WakeUpScheduler | None = None,
+        middleware: Middleware | None = None,
+        lifecycle: LifecycleDispatcher | None = None,
     ) -> None:
         self.persistence = persistence
         self.queue = queue
         self.lock = lock
+        #: Wake-ups at times of the host's clock (timers, due events).
         self.scheduler = scheduler
+        #: Wake-ups after real seconds (the workers' back-offs), whatever the host's clock.
+        self.retry_scheduler = retry_scheduler or scheduler
         self.options = options
         self.logger = options.logger
+        self.clock = options.clock
         self.stopping = stopping
         self.control = control
+        self.middleware = middleware or Middleware()
+        self.lifecycle = lifecycle
 
     def wake_at_next_execution(self, workflow_id: str, next_execution: datetime | None) -> None:
         """Queue the instance now if due, else set a local timer for it."""
         if next_execution is None:
             return
-        if next_execution <= utcnow():
+        if next_execution <= self.clock.now():
             self.queue.queue_work(QueueType.WORKFLOW, workflow_id)
         else:
             self.scheduler.schedule(next_execution, QueueType.WORKFLOW, workflow_id)
@@ -97,7 +108,7 @@ class RetryLater:
                 return False
             self._attempts[item_id] = attempt
         delay = timedelta(seconds=min(0.01 * 2**attempt, 1.0))
-        self._services.scheduler.schedule(utcnow() + delay, self._queue, item_id)
+        self._services.retry_scheduler.schedule_in(delay, self._queue, item_id)
         return True
 
     def succeeded(self, item_id: str) -> None:

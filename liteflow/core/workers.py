@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from .changes import WorkflowChanges
-from .clock import utcnow
 from .delivery import EventConsumer, event_lock_name
 from .errors import ProviderError
 from .passes import PassesDone, PassRunner
@@ -63,7 +62,7 @@ class WorkflowConsumer:
         workflow = self._services.persistence.get_workflow_instance(workflow_id)
         if workflow is None or workflow.status != WorkflowInstance.RUNNABLE:
             return None
-        if workflow.next_execution is None or workflow.next_execution > utcnow():
+        if workflow.next_execution is None or workflow.next_execution > self._services.clock.now():
             return PassesDone(workflow_id, workflow.next_execution)
         return self._runner.run(workflow, WorkflowChanges(workflow))
 
@@ -90,7 +89,7 @@ class RunnablePoller:
 
     def poll_once(self) -> None:
         services = self._services
-        now = utcnow()
+        now = services.clock.now()
         if services.lock.acquire_lock(POLL_RUNNABLES_LOCK):
             try:
                 for workflow_id in services.persistence.get_runnable_instances(now):

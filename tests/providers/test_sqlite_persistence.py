@@ -416,6 +416,7 @@ def test_a_database_of_schema_version_1_is_migrated_and_its_rows_still_load(db_p
     writer.close()
     with sqlite3.connect(db_path) as raw:  # back to what a store of schema version 1 was
         raw.execute("DROP INDEX subscriptions_workflow")
+        raw.execute("ALTER TABLE workflows DROP COLUMN trace_context")
         raw.execute("PRAGMA user_version = 1")
     provider = SqlitePersistenceProvider(db_path)
     try:
@@ -428,6 +429,26 @@ def test_a_database_of_schema_version_1_is_migrated_and_its_rows_still_load(db_p
         assert raw.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
         indexes = {name for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert "subscriptions_workflow" in indexes
+
+
+def test_a_database_of_schema_version_2_gets_the_trace_context_column(db_path: Path) -> None:
+    writer = SqlitePersistenceProvider(db_path)
+    old_id = writer.create_workflow(_workflow())
+    writer.close()
+    with sqlite3.connect(db_path) as raw:  # back to what a store of schema version 2 was
+        raw.execute("ALTER TABLE workflows DROP COLUMN trace_context")
+        raw.execute("PRAGMA user_version = 2")
+    provider = SqlitePersistenceProvider(db_path)
+    try:
+        provider.start()
+        old = provider.get_workflow_instance(old_id)
+        assert old is not None and old.trace_context is None
+        traced = _workflow()
+        traced.trace_context = '{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}'
+        loaded = provider.get_workflow_instance(provider.create_workflow(traced))
+        assert loaded is not None and loaded.trace_context == traced.trace_context
+    finally:
+        provider.close()
 
 
 def test_providers_starting_on_one_new_file_at_once_migrate_it_once(db_path: Path) -> None:

@@ -15,7 +15,7 @@ from liteflow.core import (
     WorkflowInstance,
     WorkflowStep,
 )
-from liteflow.core.clock import utcnow
+from liteflow.core.clock import SystemClock, utcnow
 from liteflow.core.definition import RetryPolicy, WorkflowDefinition
 from liteflow.core.executor import WorkflowExecutor, determine_next_execution
 from liteflow.core.pointers import genesis_pointer
@@ -206,20 +206,20 @@ def workflow_with(*pointers: ExecutionPointer) -> WorkflowInstance:
 
 def test_next_execution_is_now_when_a_step_is_ready() -> None:
     instance = workflow_with(pointer())
-    determine_next_execution(instance)
-    assert instance.next_execution is not None and instance.next_execution <= utcnow()
+    determine_next_execution(instance, NOW)
+    assert instance.next_execution == NOW
 
 
 def test_next_execution_is_the_earliest_wake_up() -> None:
     soon, later = NOW + timedelta(seconds=5), NOW + timedelta(hours=1)
     instance = workflow_with(pointer(id="a", sleep_until=later), pointer(id="b", sleep_until=soon))
-    determine_next_execution(instance)
+    determine_next_execution(instance, NOW)
     assert instance.next_execution == soon
 
 
 def test_workflow_waiting_only_for_events_has_no_next_execution() -> None:
     instance = workflow_with(pointer(active=False, status=ExecutionPointer.WAITING))
-    determine_next_execution(instance)
+    determine_next_execution(instance, NOW)
     assert instance.next_execution is None
 
 
@@ -227,24 +227,26 @@ def test_container_with_unfinished_children_is_not_due() -> None:
     container = pointer(id="c", children=["x"])
     child = pointer(id="x", active=False, scope=["c"], status=ExecutionPointer.WAITING)
     instance = workflow_with(container, child)
-    determine_next_execution(instance)
+    determine_next_execution(instance, NOW)
     assert instance.next_execution is None
     child.end_time = NOW
-    determine_next_execution(instance)
+    determine_next_execution(instance, NOW)
     assert instance.next_execution is not None
 
 
 def test_suspended_workflow_has_no_next_execution() -> None:
     instance = workflow_with(pointer())
     instance.status = WorkflowInstance.SUSPENDED
-    determine_next_execution(instance)
+    determine_next_execution(instance, NOW)
     assert instance.next_execution is None
 
 
 def executor_for(workflow: Workflow) -> tuple[WorkflowExecutor, WorkflowDefinition]:
     registry = WorkflowRegistry()
     compiled = registry.register_workflow(workflow)
-    return WorkflowExecutor(registry, ResultProcessor(timedelta(seconds=60), LOGGER), LOGGER), compiled
+    return WorkflowExecutor(
+        registry, ResultProcessor(timedelta(seconds=60), LOGGER), LOGGER, clock=SystemClock()
+    ), compiled
 
 
 def fresh_instance(compiled: WorkflowDefinition) -> WorkflowInstance:

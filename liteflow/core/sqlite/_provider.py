@@ -154,6 +154,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
             to_micros(workflow.complete_time, "complete_time"),
             self._dumps(workflow.data, "data"),
             self._dump_pointers(workflow.execution_pointers),
+            workflow.trace_context,
         )
 
     def _workflow_from_row(self, row: Sequence[Any]) -> WorkflowInstance:
@@ -171,6 +172,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
             complete_time,
             data,
             pointers,
+            workflow.trace_context,
         ) = row
         where = f"workflow {workflow.id!r}"
         for name, kinds in WORKFLOW_PLAIN.items():

@@ -52,6 +52,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 2: purging an instance finds its subscriptions by index, not by a scan
     ("CREATE INDEX IF NOT EXISTS subscriptions_workflow ON subscriptions (workflow_id)",),
+    # 3: the trace context of the caller that started an instance
+    ("ALTER TABLE workflows ADD COLUMN trace_context TEXT",),
 )
 
 # What a workflow is, fixed when it is created, then what a persist changes.
@@ -65,6 +67,7 @@ WORKFLOW_STATE = (
     "complete_time",
     "data",
     "execution_pointers",
+    "trace_context",
 )
 WORKFLOW_COLUMNS = ", ".join(WORKFLOW_IDENTITY + WORKFLOW_STATE)
 SELECT_WORKFLOWS = f"SELECT {WORKFLOW_COLUMNS} FROM workflows"

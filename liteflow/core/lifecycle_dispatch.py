@@ -1,0 +1,111 @@
+"""The host's side of lifecycle events: a bounded buffer and the thread that hands them on.
+
+Workers only append to the buffer (never blocking, never calling a handler), so a slow
+handler cannot stall a workflow; when the buffer is full, events are dropped and counted,
+and one WARNING names the count once the dispatcher has caught up.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+
+from .lifecycle import LifecycleEvent
+from .lifecycle_hub import LifecycleEventHandler, LifecycleEventHub, call_handler
+
+__all__ = ["LifecycleDispatcher"]
+
+
+class LifecycleDispatcher:
+    """Passes each emitted event to this host's own handlers, then to the hub."""
+
+    def __init__(self, hub: LifecycleEventHub, logger: logging.Logger, capacity: int) -> None:
+        self.hub = hub
+        self._logger = logger
+        self._capacity = capacity
+        self._buffer: deque[LifecycleEvent] = deque()
+        self._condition = threading.Condition()
+        self._dropped = 0
+        self._running = False
+        self._thread: threading.Thread | None = None
+        self._node_handlers: tuple[LifecycleEventHandler, ...] = ()
+
+    @property
+    def wanted(self) -> bool:
+        """Whether anyone may listen: the engine builds no event when nobody does."""
+        return bool(self._node_handlers) or self.hub.spans_nodes or self.hub.has_handlers
+
+    def subscribe_node(self, handler: LifecycleEventHandler) -> Callable[[], None]:
+        """Call `handler` for this host's events only (not the rest of the cluster's)."""
+        with self._condition:
+            self._node_handlers = (*self._node_handlers, handler)
+
+        def unsubscribe() -> None:
+            with self._condition:
+                handlers = list(self._node_handlers)
+                if handler in handlers:
+                    handlers.remove(handler)
+                self._node_handlers = tuple(handlers)
+
+        return unsubscribe
+
+    def emit(self, events: Iterable[LifecycleEvent]) -> None:
+        """Queue events for the dispatcher thread; drop (and count) what does not fit."""
+        with self._condition:
+            for event in events:
+                if len(self._buffer) < self._capacity:
+                    self._buffer.append(event)
+                else:
+                    self._dropped += 1
+            self._condition.notify()
+
+    def start(self) -> None:
+        self.hub.start()
+        with self._condition:
+            self._running = True
+        self._thread = threading.Thread(target=self._run, name="liteflow-lifecycle", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float) -> None:
+        """Hand on what is buffered (for up to `timeout` seconds), then close the hub."""
+        with self._condition:
+            self._running = False
+            self._condition.notify()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                self._logger.warning(
+                    "stop(): a lifecycle event handler is still running after %.1f s", timeout
+                )
+            self._thread = None
+        self.hub.close()
+
+    def _next(self) -> LifecycleEvent | None:
+        """The next event, waiting for one; None once stopped and drained."""
+        with self._condition:
+            while not self._buffer:
+                self._report_dropped()
+                if not self._running:
+                    return None
+                self._condition.wait()
+            return self._buffer.popleft()
+
+    def _report_dropped(self) -> None:
+        if self._dropped:
+            self._logger.warning(
+                "dropped %d lifecycle event(s): the handlers could not keep up (buffer of %d full)",
+                self._dropped,
+                self._capacity,
+            )
+            self._dropped = 0
+
+    def _run(self) -> None:
+        while (event := self._next()) is not None:
+            for handler in self._node_handlers:
+                call_handler(handler, event, self._logger)
+            try:
+                self.hub.publish(event)
+            except Exception:
+                self._logger.exception("could not publish %s to the lifecycle hub", type(event).__name__)

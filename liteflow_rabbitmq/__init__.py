@@ -8,6 +8,7 @@ Install with the ``rabbitmq`` extra (it brings ``pika``) and pass the provider t
     host = configure_workflow_host(queue_service=RabbitMQQueueProvider("amqp://guest:guest@localhost/%2F"))
 """
 
+from .lifecycle import RabbitMQLifecycleEventHub
 from .provider import RabbitMQQueueProvider
 
-__all__ = ["RabbitMQQueueProvider"]
+__all__ = ["RabbitMQLifecycleEventHub", "RabbitMQQueueProvider"]

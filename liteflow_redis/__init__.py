@@ -6,6 +6,7 @@ Install with the ``redis`` extra; pass a `RedlockProvider` as ``lock_service`` t
 
 from __future__ import annotations
 
+from .lifecycle import RedisLifecycleEventHub
 from .redlock import RedlockProvider
 
-__all__ = ["RedlockProvider"]
+__all__ = ["RedisLifecycleEventHub", "RedlockProvider"]

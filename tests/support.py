@@ -115,10 +115,10 @@ class Scenario:
     def __init__(self, host: WorkflowHost) -> None:
         self.host = host
 
-    def run(self, workflow: Workflow, data: Any = None) -> str:
+    def run(self, workflow: Workflow, data: Any = None, reference: str | None = None) -> str:
         if not self.host.registry.is_registered(workflow.id(), workflow.version()):
             self.host.register_workflow(workflow)
-        return self.host.start_workflow(workflow.id(), workflow.version(), data)
+        return self.host.start_workflow(workflow.id(), workflow.version(), data, reference)
 
     def instance(self, workflow_id: str) -> WorkflowInstance:
         return self.host.get_workflow_instance(workflow_id)

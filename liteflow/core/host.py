@@ -107,9 +107,10 @@ class WorkflowHost:
             return self._lifecycle.hub.subscribe(handler)
         return self._lifecycle.subscribe_node(handler)
 
-    def add_step_middleware(self, middleware: StepMiddleware) -> None:
-        """Wrap every later step run in `middleware` too, inside those already installed."""
-        self._middleware.add_step(middleware)
+    def add_step_middleware(self, middleware: StepMiddleware, *, outermost: bool = False) -> None:
+        """Wrap every later step run in `middleware` too: inside those already installed, or
+        around them all with `outermost`."""
+        self._middleware.add_step(middleware, outermost=outermost)
 
     def add_workflow_middleware(self, middleware: object) -> None:
         """Add an object with `pre_workflow(instance)` and/or `post_workflow(instance)`."""

@@ -47,12 +47,12 @@ class Middleware:
         for around_workflow in workflow:
             self.add_workflow(around_workflow)
 
-    def add_step(self, middleware: StepMiddleware) -> None:
+    def add_step(self, middleware: StepMiddleware, outermost: bool = False) -> None:
         if not callable(middleware):
             raise InvalidArgumentError(
                 f"a step middleware must be a callable (context, body, call_next), got {middleware!r}"
             )
-        self.step = (*self.step, middleware)
+        self.step = (middleware, *self.step) if outermost else (*self.step, middleware)
 
     def add_workflow(self, middleware: object) -> None:
         pre = getattr(middleware, "pre_workflow", None)

@@ -36,7 +36,7 @@ class RemoteLifecycleEventHub(LifecycleEventHub):
         self._state = threading.Lock()
         self._publish_lock = threading.Lock()
         self._stopping = threading.Event()
-        self._listener: threading.Thread | None = None
+        self._listener_thread: threading.Thread | None = None
 
     # -- what a transport implements --------------------------------------------------------
 
@@ -66,19 +66,19 @@ class RemoteLifecycleEventHub(LifecycleEventHub):
     def start(self) -> None:
         """Subscribe now, so a wrong address fails here and no event published after is missed."""
         with self._state:
-            if self._listener is not None and self._listener.is_alive():
+            if self._listener_thread is not None and self._listener_thread.is_alive():
                 return
             self._stopping = threading.Event()
             self._listen()
-            self._listener = threading.Thread(
+            self._listener_thread = threading.Thread(
                 target=self._run, args=(self._stopping,), name="liteflow-lifecycle-listener", daemon=True
             )
-            self._listener.start()
+            self._listener_thread.start()
 
     def close(self) -> None:
         with self._state:
             self._stopping.set()
-            listener, self._listener = self._listener, None
+            listener, self._listener_thread = self._listener_thread, None
         if listener is not None:
             listener.join(10)
         with self._publish_lock:

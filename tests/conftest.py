@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from liteflow.core.testing import FakeClock
 from tests.support import Scenario, persistence_factories, running_host
 
 
@@ -20,4 +21,14 @@ def scenario(request: pytest.FixtureRequest) -> Iterator[Scenario]:
 def memory_scenario() -> Iterator[Scenario]:
     """A started host on the in-memory provider, for engine behaviour that does not depend on storage."""
     with running_host() as host:
+        yield Scenario(host)
+
+
+@pytest.fixture(params=sorted(persistence_factories()))
+def clocked_scenario(request: pytest.FixtureRequest) -> Iterator[Scenario]:
+    """A started host on a `FakeClock` (`scenario.host.clock`), on each persistence provider in turn."""
+    with (
+        persistence_factories()[request.param]() as persistence,
+        running_host(persistence, clock=FakeClock()) as host,
+    ):
         yield Scenario(host)

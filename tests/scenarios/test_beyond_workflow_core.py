@@ -15,6 +15,7 @@ from liteflow.core import (
     WorkflowInstance,
     WorkflowStep,
 )
+from liteflow.core.testing import FakeClock
 from tests.support import Scenario, wait_until
 
 
@@ -80,37 +81,49 @@ def test_retry_policy_can_fall_back_to_compensate(scenario: Scenario) -> None:
 class TimedWait(Workflow):
     def build(self, builder: WorkflowBuilder) -> None:
         builder.start_with(record("started")).wait_for(
-            "approval", lambda data: data["key"], timeout=timedelta(milliseconds=300)
+            "approval", lambda data: data["key"], timeout=timedelta(days=2)
         ).output("answer", lambda step: step.event_data).when(WAIT_TIMEOUT).do(
             lambda then: then.start_with(record("timed_out"))
         ).then(record("finished"))
 
 
-def test_wait_with_timeout_ends_with_the_timeout_outcome(scenario: Scenario) -> None:
-    workflow_id = scenario.run(TimedWait(), {"key": uuid.uuid4().hex})
-    data = scenario.wait_for_completion(workflow_id).data
+def time_out(scenario: Scenario, key: str) -> None:
+    """Once the wait is stored, move the host's FakeClock past its two days."""
+    scenario.wait_for_subscription("approval", key)
+    clock = scenario.host.clock
+    assert isinstance(clock, FakeClock)
+    clock.advance(timedelta(days=2))
+
+
+def test_wait_with_timeout_ends_with_the_timeout_outcome(clocked_scenario: Scenario) -> None:
+    key = uuid.uuid4().hex
+    workflow_id = clocked_scenario.run(TimedWait(), {"key": key})
+    time_out(clocked_scenario, key)
+    data = clocked_scenario.wait_for_completion(workflow_id).data
     assert data["timed_out"] is True and data["finished"] is True
     assert data["answer"] is None
 
 
-def test_event_before_the_timeout_is_received_normally(scenario: Scenario) -> None:
+def test_event_before_the_timeout_is_received_normally(clocked_scenario: Scenario) -> None:
     key = uuid.uuid4().hex
-    workflow_id = scenario.run(TimedWait(), {"key": key})
-    scenario.wait_for_subscription("approval", key)
-    scenario.host.publish_event("approval", key, "yes")
-    data = scenario.wait_for_completion(workflow_id).data
+    workflow_id = clocked_scenario.run(TimedWait(), {"key": key})
+    clocked_scenario.wait_for_subscription("approval", key)
+    clocked_scenario.host.publish_event("approval", key, "yes")
+    data = clocked_scenario.wait_for_completion(workflow_id).data
     assert data["answer"] == "yes" and data["finished"] is True
     assert "timed_out" not in data
 
 
-def test_event_after_the_timeout_does_not_reopen_the_step(scenario: Scenario) -> None:
+def test_event_after_the_timeout_does_not_reopen_the_step(clocked_scenario: Scenario) -> None:
     key = uuid.uuid4().hex
-    workflow_id = scenario.run(TimedWait(), {"key": key})
-    assert scenario.wait_for_completion(workflow_id).data["timed_out"] is True
-    event_id = scenario.host.publish_event("approval", key, "late")
-    scenario.host.wait_for_workflow(workflow_id)
-    wait_until(lambda: scenario.host.persistence_service.get_event(event_id).is_processed, what="processing")
-    instance = scenario.instance(workflow_id)
+    workflow_id = clocked_scenario.run(TimedWait(), {"key": key})
+    time_out(clocked_scenario, key)
+    assert clocked_scenario.wait_for_completion(workflow_id).data["timed_out"] is True
+    event_id = clocked_scenario.host.publish_event("approval", key, "late")
+    wait_until(
+        lambda: clocked_scenario.host.persistence_service.get_event(event_id).is_processed, what="processing"
+    )
+    instance = clocked_scenario.instance(workflow_id)
     assert instance.data["answer"] is None
     assert instance.status == WorkflowInstance.COMPLETE
 

@@ -1,0 +1,189 @@
+"""`python -m bench.overhead`: what the observability features cost, in three-step workflows/s.
+
+The bench's throughput workload (the seed's 3-step workflow, N instances, time from the first
+start to the last completion) on the same host options, in variants that differ only in what
+is installed:
+
+- `plain`: nothing; the engine as every other benchmark runs it
+- `middleware`: a pass-through step middleware and a workflow middleware with both hooks
+- `lifecycle`: one lifecycle event handler (counting events), so every event is built and dispatched
+- `tracing`: ``liteflow.otel.instrument`` on the OpenTelemetry SDK: a span per step run through a
+  BatchSpanProcessor (to an exporter that drops them: the instrumentation is measured, not an
+  exporter's I/O), and the metrics on a MeterProvider with an in-memory reader
+
+Each measurement runs in a fresh process; the variants take turns, round after round, so load
+from elsewhere on the machine falls on all of them alike. The median of the rounds is compared
+with `plain`'s. Nothing is asserted: the issue's limits (middleware off: unchanged; tracing
+on: at most 15% fewer workflows/s) are printed as PASS / MISS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .report import announce, format_table
+from .systems import REPO_ROOT
+
+VARIANTS = ("plain", "middleware", "lifecycle", "tracing")
+RESULTS = Path(__file__).resolve().parent / "results" / "overhead.json"
+#: The most a variant may lose against `plain` (median workflows/s), by the issue.
+LIMITS = {"tracing": 0.15}
+
+
+def _install(variant: str, host: Any) -> None:
+    """Put the variant's extras on a started host."""
+    if variant == "middleware":
+        from liteflow.core import WorkflowInstance
+
+        class Passing:
+            def pre_workflow(self, instance: WorkflowInstance) -> None:
+                return None
+
+            def post_workflow(self, instance: WorkflowInstance) -> None:
+                return None
+
+        host.add_step_middleware(lambda context, body, call_next: call_next())
+        host.add_workflow_middleware(Passing())
+    elif variant == "lifecycle":
+        counted = [0]
+
+        def count(event: object) -> None:
+            counted[0] += 1
+
+        host.on_lifecycle_event(count)
+    elif variant == "tracing":
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+        from liteflow.otel import instrument
+
+        class Dropping(SpanExporter):
+            def export(self, spans: Sequence[Any]) -> SpanExportResult:
+                return SpanExportResult.SUCCESS
+
+        tracer_provider = TracerProvider()
+        tracer_provider.add_span_processor(BatchSpanProcessor(Dropping()))
+        meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+        instrument(host, tracer_provider=tracer_provider, meter_provider=meter_provider)
+
+
+def child(variant: str, system: str, count: int, options: dict[str, Any]) -> dict[str, Any]:
+    """One measurement, in this process: the bench driver's throughput with the variant installed."""
+    from .liteflow_driver import LiteFlowWorkloads, WorkflowInstance
+    from .liteflow_flows import RECORDER
+
+    class Variant(LiteFlowWorkloads):
+        @contextmanager
+        def running_host(self, spec: dict[str, Any]) -> Iterator[Any]:
+            with super().running_host(spec) as host:
+                _install(variant, host)
+                yield host
+
+    with tempfile.TemporaryDirectory(prefix="liteflow-overhead-") as workdir:
+        spec = {"system": system, "count": count, "timeout": 120, "workdir": workdir, "options": options}
+        return Variant(RECORDER, WorkflowInstance.COMPLETE).throughput(spec)
+
+
+def measure(variant: str, system: str, count: int, options: dict[str, Any]) -> float:
+    command = [
+        sys.executable,
+        "-m",
+        "bench.overhead",
+        "--child",
+        variant,
+        system,
+        str(count),
+        json.dumps(options),
+    ]
+    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, check=False, timeout=300)
+    if done.returncode != 0:
+        raise RuntimeError(f"{variant} on {system} failed: {done.stderr.strip()[-2000:]}")
+    metrics = json.loads(done.stdout.strip().splitlines()[-1])
+    if metrics.get("wrong"):
+        raise RuntimeError(f"{variant} on {system}: {metrics['wrong']} sampled workflows are wrong")
+    return float(metrics["per_second"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    given = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(prog="python -m bench.overhead", description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--systems", default="memory,sqlite", help="our systems to run on (default %(default)s)"
+    )
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="default %(default)s")
+    parser.add_argument("--count", type=int, default=10_000, help="workflows per run (default %(default)s)")
+    parser.add_argument("--rounds", type=int, default=5, help="runs of each variant (default %(default)s)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="max_concurrent_workflows (default %(default)s, the fastest on memory)",
+    )
+    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args(given)
+    if args.child:
+        variant, system, count, options = args.child
+        print(json.dumps(child(variant, system, int(count), json.loads(options))))
+        return 0
+    command, info = announce("LiteFlow overhead bench", "bench.overhead", given)
+    options = {"max_concurrent_workflows": args.workers}
+    variants = [name.strip() for name in args.variants.split(",") if name.strip()]
+    systems = [name.strip() for name in args.systems.split(",") if name.strip()]
+    rates: dict[tuple[str, str], list[float]] = {}
+    for system in systems:
+        for round_number in range(1, args.rounds + 1):
+            for variant in variants:
+                rate = measure(variant, system, args.count, options)
+                rates.setdefault((system, variant), []).append(rate)
+                print(
+                    f"  [{system}] round {round_number} {variant:<10} {rate:>9,.0f} workflows/s", flush=True
+                )
+    body = []
+    verdicts = []
+    for system in systems:
+        baseline = statistics.median(rates[system, "plain"]) if (system, "plain") in rates else None
+        for variant in variants:
+            median = statistics.median(rates[system, variant])
+            change = "" if baseline is None else f"{(median / baseline - 1) * 100:+.1f}%"
+            body.append([system, variant, f"{median:,.0f}", f"{max(rates[system, variant]):,.0f}", change])
+            if baseline is not None and variant in LIMITS:
+                loss = 1 - median / baseline
+                verdict = "PASS" if loss <= LIMITS[variant] else "MISS"
+                limit = LIMITS[variant] * 100
+                verdicts.append(
+                    f"  {verdict} {system}: {variant} loses {loss * 100:.1f}% (limit {limit:.0f}%)"
+                )
+    print()
+    print(format_table(["system", "variant", "median wf/s", "best wf/s", "vs plain"], body))
+    print()
+    print("\n".join(verdicts))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "command": command,
+                "machine": info,
+                "count": args.count,
+                "options": options,
+                "rates": {f"{system}/{variant}": values for (system, variant), values in rates.items()},
+            },
+            indent=2,
+        )
+    )
+    print(f"results: {RESULTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -117,7 +117,7 @@ class WorkflowExecutor:
             body = step.construct_body()
             for mapping in step.inputs:
                 mapping.apply_input(body, workflow.data, context)
-            result = self._middleware.run_step(context, body)
+            result = self._middleware.run_step(context, body) if self._middleware.step else body.run(context)
             if result is None:
                 result = ExecutionResult.next()
             elif not isinstance(result, ExecutionResult):

@@ -35,7 +35,7 @@ class LifecycleDispatcher:
     @property
     def wanted(self) -> bool:
         """Whether anyone may listen: the engine builds no event when nobody does."""
-        return bool(self._node_handlers) or self.hub.spans_nodes or self.hub.has_handlers
+        return self.hub.wants_events or bool(self._node_handlers)
 
     def subscribe_node(self, handler: LifecycleEventHandler) -> Callable[[], None]:
         """Call `handler` for this host's events only (not the rest of the cluster's)."""

@@ -57,10 +57,8 @@ class LifecycleEventHub(ABC):
     def __init__(self) -> None:
         self._handlers: tuple[LifecycleEventHandler, ...] = ()
         self._handlers_lock = threading.Lock()
-
-    @property
-    def has_handlers(self) -> bool:
-        return bool(self._handlers)
+        #: Whether a host should build and publish events at all (read once per pass).
+        self.wants_events = self.spans_nodes
 
     def subscribe(self, handler: LifecycleEventHandler) -> Callable[[], None]:
         """Call `handler(event)` for every event from now on; returns the function that stops it."""
@@ -68,6 +66,7 @@ class LifecycleEventHub(ABC):
             raise InvalidArgumentError(f"a lifecycle event handler must be callable, got {handler!r}")
         with self._handlers_lock:
             self._handlers = (*self._handlers, handler)
+            self.wants_events = True
 
         def unsubscribe() -> None:
             with self._handlers_lock:
@@ -75,6 +74,7 @@ class LifecycleEventHub(ABC):
                 if handler in handlers:
                     handlers.remove(handler)
                 self._handlers = tuple(handlers)
+                self.wants_events = self.spans_nodes or bool(handlers)
 
         return unsubscribe
 

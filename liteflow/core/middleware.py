@@ -69,8 +69,6 @@ class Middleware:
     def run_step(self, context: StepExecutionContext, body: StepBody) -> ExecutionResult | None:
         """The step's run, through every step middleware."""
         chain = self.step
-        if not chain:
-            return body.run(context)
 
         def call(index: int) -> ExecutionResult | None:
             if index == len(chain):

@@ -131,7 +131,8 @@ class PassRunner:
                 changes.event_marks[event_id] = False
             if not self._write(changes):
                 return done
-            self._announce(workflow, status_before, report, now)
+            if workflow.status != status_before or (report is not None and report.lifecycle):
+                self._announce(workflow, status_before, report, now)
             done.events_to_queue += [event.id for event in changes.events]
             done.events_to_queue += [
                 event_id for event_id, processed in changes.event_marks.items() if not processed

@@ -13,10 +13,13 @@ from typing import Any, TypeVar
 
 from liteflow.core import (
     ExecutionPointer,
+    ExecutionResult,
     LockProvider,
     MemoryPersistenceProvider,
     PersistenceProvider,
     SqlitePersistenceProvider,
+    StepBody,
+    StepExecutionContext,
     Workflow,
     WorkflowHost,
     WorkflowInstance,
@@ -29,6 +32,8 @@ T = TypeVar("T")
 LockT = TypeVar("LockT", bound=LockProvider)
 
 __all__ = [
+    "FailsOnce",
+    "Hello",
     "PersistenceFactory",
     "Scenario",
     "load_crafted_data",
@@ -177,3 +182,19 @@ def lock_nodes(factory: Callable[..., LockT]) -> Iterator[Callable[..., LockT]]:
     finally:
         for provider in made:
             provider.shutdown()
+
+
+class Hello(StepBody):
+    """Does nothing and moves on."""
+
+    def run(self, context: StepExecutionContext) -> ExecutionResult:
+        return ExecutionResult.next()
+
+
+class FailsOnce(StepBody):
+    """Raises ValueError("card declined") on its first try, then moves on."""
+
+    def run(self, context: StepExecutionContext) -> ExecutionResult:
+        if context.execution_pointer.retry_count == 0:
+            raise ValueError("card declined")
+        return ExecutionResult.next()

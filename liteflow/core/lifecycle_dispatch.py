@@ -13,7 +13,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 
 from .lifecycle import LifecycleEvent
-from .lifecycle_hub import LifecycleEventHandler, LifecycleEventHub, call_handler
+from .lifecycle_hub import HandlerList, LifecycleEventHandler, LifecycleEventHub, call_handler
 
 __all__ = ["LifecycleDispatcher"]
 
@@ -30,26 +30,16 @@ class LifecycleDispatcher:
         self._dropped = 0
         self._running = False
         self._thread: threading.Thread | None = None
-        self._node_handlers: tuple[LifecycleEventHandler, ...] = ()
+        self._node_handlers = HandlerList()
 
     @property
     def wanted(self) -> bool:
         """Whether anyone may listen: the engine builds no event when nobody does."""
-        return self.hub.wants_events or bool(self._node_handlers)
+        return self.hub.wants_events or bool(self._node_handlers.handlers)
 
     def subscribe_node(self, handler: LifecycleEventHandler) -> Callable[[], None]:
         """Call `handler` for this host's events only (not the rest of the cluster's)."""
-        with self._condition:
-            self._node_handlers = (*self._node_handlers, handler)
-
-        def unsubscribe() -> None:
-            with self._condition:
-                handlers = list(self._node_handlers)
-                if handler in handlers:
-                    handlers.remove(handler)
-                self._node_handlers = tuple(handlers)
-
-        return unsubscribe
+        return self._node_handlers.add(handler)
 
     def emit(self, events: Iterable[LifecycleEvent]) -> None:
         """Queue events for the dispatcher thread; drop (and count) what does not fit."""
@@ -103,7 +93,7 @@ class LifecycleDispatcher:
 
     def _run(self) -> None:
         while (event := self._next()) is not None:
-            for handler in self._node_handlers:
+            for handler in self._node_handlers.handlers:
                 call_handler(handler, event, self._logger)
             try:
                 self.hub.publish(event)

@@ -23,6 +23,7 @@ from .errors import InvalidArgumentError, SerializationError
 from .lifecycle import LifecycleEvent
 
 __all__ = [
+    "HandlerList",
     "InProcessLifecycleEventHub",
     "LifecycleEventHandler",
     "LifecycleEventHub",
@@ -46,6 +47,31 @@ _EVENT_TYPES: dict[str, type[LifecycleEvent]] = {
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "str | None": (str, type(None))}
 
 
+class HandlerList:
+    """Handlers swapped whole on change, so that delivering takes no lock."""
+
+    def __init__(self, on_change: Callable[[bool], None] = lambda any_left: None) -> None:
+        self.handlers: tuple[LifecycleEventHandler, ...] = ()
+        self._on_change = on_change
+        self._lock = threading.Lock()
+
+    def add(self, handler: LifecycleEventHandler) -> Callable[[], None]:
+        """Add `handler`; returns the function that removes it."""
+        with self._lock:
+            self.handlers = (*self.handlers, handler)
+            self._on_change(True)
+
+        def remove() -> None:
+            with self._lock:
+                handlers = list(self.handlers)
+                if handler in handlers:
+                    handlers.remove(handler)
+                self.handlers = tuple(handlers)
+                self._on_change(bool(handlers))
+
+        return remove
+
+
 class LifecycleEventHub(ABC):
     """Delivers each published event to every subscribed handler (of every node, when the
     hub spans a cluster). A handler that raises is logged; the others still run."""
@@ -55,28 +81,18 @@ class LifecycleEventHub(ABC):
     spans_nodes = True
 
     def __init__(self) -> None:
-        self._handlers: tuple[LifecycleEventHandler, ...] = ()
-        self._handlers_lock = threading.Lock()
+        self._handlers = HandlerList(self._handlers_changed)
         #: Whether a host should build and publish events at all (read once per pass).
         self.wants_events = self.spans_nodes
+
+    def _handlers_changed(self, any_left: bool) -> None:
+        self.wants_events = self.spans_nodes or any_left
 
     def subscribe(self, handler: LifecycleEventHandler) -> Callable[[], None]:
         """Call `handler(event)` for every event from now on; returns the function that stops it."""
         if not callable(handler):
             raise InvalidArgumentError(f"a lifecycle event handler must be callable, got {handler!r}")
-        with self._handlers_lock:
-            self._handlers = (*self._handlers, handler)
-            self.wants_events = True
-
-        def unsubscribe() -> None:
-            with self._handlers_lock:
-                handlers = list(self._handlers)
-                if handler in handlers:
-                    handlers.remove(handler)
-                self._handlers = tuple(handlers)
-                self.wants_events = self.spans_nodes or bool(handlers)
-
-        return unsubscribe
+        return self._handlers.add(handler)
 
     def start(self) -> None:
         """Connect (a cluster-wide hub); called by the host's `start`, again after `close`."""
@@ -90,7 +106,7 @@ class LifecycleEventHub(ABC):
 
     def deliver(self, event: LifecycleEvent) -> None:
         """Call every handler with `event` (on the calling thread)."""
-        for handler in self._handlers:
+        for handler in self._handlers.handlers:
             call_handler(handler, event, _logger)
 
 

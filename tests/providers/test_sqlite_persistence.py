@@ -410,14 +410,28 @@ def test_bad_arguments_raise_invalid_argument_error(arguments: dict[str, Any], m
         SqlitePersistenceProvider(**arguments)
 
 
-def test_a_database_of_schema_version_1_is_migrated_and_its_rows_still_load(db_path: Path) -> None:
+#: What each migration added, undone: a store of an older schema version, made with today's code.
+_UNDO_MIGRATIONS = {
+    3: ("ALTER TABLE workflows DROP COLUMN trace_context",),
+    2: ("DROP INDEX subscriptions_workflow",),
+}
+
+
+def _stored_at_schema_version(db_path: Path, version: int) -> str:
+    """Store one instance, then take the file back to schema `version`; return the instance's id."""
     writer = SqlitePersistenceProvider(db_path)
     workflow_id = writer.create_workflow(_workflow())
     writer.close()
-    with sqlite3.connect(db_path) as raw:  # back to what a store of schema version 1 was
-        raw.execute("DROP INDEX subscriptions_workflow")
-        raw.execute("ALTER TABLE workflows DROP COLUMN trace_context")
-        raw.execute("PRAGMA user_version = 1")
+    with sqlite3.connect(db_path) as raw:
+        for undone in range(len(MIGRATIONS), version, -1):
+            for statement in _UNDO_MIGRATIONS[undone]:
+                raw.execute(statement)
+        raw.execute(f"PRAGMA user_version = {version}")
+    return workflow_id
+
+
+def test_a_database_of_schema_version_1_is_migrated_and_its_rows_still_load(db_path: Path) -> None:
+    workflow_id = _stored_at_schema_version(db_path, 1)
     provider = SqlitePersistenceProvider(db_path)
     try:
         provider.start()
@@ -432,12 +446,7 @@ def test_a_database_of_schema_version_1_is_migrated_and_its_rows_still_load(db_p
 
 
 def test_a_database_of_schema_version_2_gets_the_trace_context_column(db_path: Path) -> None:
-    writer = SqlitePersistenceProvider(db_path)
-    old_id = writer.create_workflow(_workflow())
-    writer.close()
-    with sqlite3.connect(db_path) as raw:  # back to what a store of schema version 2 was
-        raw.execute("ALTER TABLE workflows DROP COLUMN trace_context")
-        raw.execute("PRAGMA user_version = 2")
+    old_id = _stored_at_schema_version(db_path, 2)
     provider = SqlitePersistenceProvider(db_path)
     try:
         provider.start()

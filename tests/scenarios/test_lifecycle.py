@@ -32,7 +32,7 @@ from liteflow.core.lifecycle import (
     WorkflowTerminated,
 )
 from liteflow.core.testing import FakeClock
-from tests.support import Scenario, running_host, wait_until
+from tests.support import FailsOnce, Hello, Scenario, running_host, wait_until
 
 
 class Recorder:
@@ -67,18 +67,6 @@ def _name(event: LifecycleEvent) -> str:
     if isinstance(event, StepEvent):
         return f"{type(event).__name__}:{event.step_name}"
     return type(event).__name__
-
-
-class Hello(StepBody):
-    def run(self, context: StepExecutionContext) -> ExecutionResult:
-        return ExecutionResult.next()
-
-
-class FailsOnce(StepBody):
-    def run(self, context: StepExecutionContext) -> ExecutionResult:
-        if context.execution_pointer.retry_count == 0:
-            raise ValueError("card declined")
-        return ExecutionResult.next()
 
 
 class Goodbye(StepBody):

@@ -16,10 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from liteflow.core import (
-    ExecutionResult,
     InvalidArgumentError,
-    StepBody,
-    StepExecutionContext,
     Workflow,
     WorkflowBuilder,
     WorkflowHost,
@@ -28,7 +25,7 @@ from liteflow.core import (
 )
 from liteflow.core.testing import FakeClock
 from liteflow.otel import instrument
-from tests.support import Scenario, running_host, sqlite_persistence, wait_until
+from tests.support import FailsOnce, Hello, Scenario, running_host, sqlite_persistence, wait_until
 
 
 @dataclass
@@ -40,6 +37,15 @@ class Telemetry:
 
     def instrument(self, host: WorkflowHost) -> None:
         instrument(host, tracer_provider=self.tracer_provider, meter_provider=self.meter_provider)
+
+    def run_to_completion(self, workflow: Workflow) -> str:
+        """Run `workflow` once on an instrumented host; return its id."""
+        with running_host() as host:
+            self.instrument(host)
+            scenario = Scenario(host)
+            workflow_id = scenario.run(workflow)
+            scenario.wait_for_completion(workflow_id)
+        return workflow_id
 
     def step_spans(self, workflow_id: str) -> list[ReadableSpan]:
         return [
@@ -74,18 +80,6 @@ def telemetry() -> Iterator[Telemetry]:
     meter_provider.shutdown()
 
 
-class Hello(StepBody):
-    def run(self, context: StepExecutionContext) -> ExecutionResult:
-        return ExecutionResult.next()
-
-
-class FailsOnce(StepBody):
-    def run(self, context: StepExecutionContext) -> ExecutionResult:
-        if context.execution_pointer.retry_count == 0:
-            raise ValueError("card declined")
-        return ExecutionResult.next()
-
-
 class Order(Workflow):
     def build(self, builder: WorkflowBuilder) -> None:
         builder.start_with(Hello).name("receive").then(FailsOnce).name("charge").on_error(
@@ -111,11 +105,7 @@ class Parent(Workflow):
 
 
 def test_each_step_run_is_a_span_with_the_steps_attributes(telemetry: Telemetry) -> None:
-    with running_host() as host:
-        telemetry.instrument(host)
-        scenario = Scenario(host)
-        workflow_id = scenario.run(Order())
-        scenario.wait_for_completion(workflow_id)
+    workflow_id = telemetry.run_to_completion(Order())
     spans = telemetry.step_spans(workflow_id)
     assert [span.name for span in spans] == [
         "liteflow.step receive",
@@ -137,11 +127,7 @@ def test_each_step_run_is_a_span_with_the_steps_attributes(telemetry: Telemetry)
 
 
 def test_a_failing_step_sets_its_span_to_error_and_records_the_exception(telemetry: Telemetry) -> None:
-    with running_host() as host:
-        telemetry.instrument(host)
-        scenario = Scenario(host)
-        workflow_id = scenario.run(Order())
-        scenario.wait_for_completion(workflow_id)
+    workflow_id = telemetry.run_to_completion(Order())
     failed, retried = [span for span in telemetry.step_spans(workflow_id) if span.name.endswith("charge")]
     assert failed.status.status_code is StatusCode.ERROR
     assert [event.name for event in failed.events] == ["exception"]
@@ -187,11 +173,7 @@ def test_steps_run_hours_later_by_another_host_join_the_callers_trace(telemetry:
 
 
 def test_a_workflow_started_outside_any_trace_gets_one_of_its_own(telemetry: Telemetry) -> None:
-    with running_host() as host:
-        telemetry.instrument(host)
-        scenario = Scenario(host)
-        workflow_id = scenario.run(Order())
-        scenario.wait_for_completion(workflow_id)
+    workflow_id = telemetry.run_to_completion(Order())
     roots = [span for span in telemetry.spans.get_finished_spans() if span.name == "liteflow.workflow Order"]
     spans = telemetry.step_spans(workflow_id)
     assert len(roots) == 1 and roots[0].parent is None

@@ -44,12 +44,14 @@ class LifecycleDispatcher:
     def emit(self, events: Iterable[LifecycleEvent]) -> None:
         """Queue events for the dispatcher thread; drop (and count) what does not fit."""
         with self._condition:
+            idle = not self._buffer  # else the dispatcher is busy and will find these too
             for event in events:
                 if len(self._buffer) < self._capacity:
                     self._buffer.append(event)
                 else:
                     self._dropped += 1
-            self._condition.notify()
+            if idle:
+                self._condition.notify()
 
     def start(self) -> None:
         self.hub.start()
@@ -72,15 +74,17 @@ class LifecycleDispatcher:
             self._thread = None
         self.hub.close()
 
-    def _next(self) -> LifecycleEvent | None:
-        """The next event, waiting for one; None once stopped and drained."""
+    def _next_batch(self) -> list[LifecycleEvent]:
+        """Every buffered event, waiting for one; empty once stopped and drained."""
         with self._condition:
             while not self._buffer:
                 self._report_dropped()
                 if not self._running:
-                    return None
+                    return []
                 self._condition.wait()
-            return self._buffer.popleft()
+            batch = list(self._buffer)
+            self._buffer.clear()
+            return batch
 
     def _report_dropped(self) -> None:
         if self._dropped:
@@ -92,10 +96,11 @@ class LifecycleDispatcher:
             self._dropped = 0
 
     def _run(self) -> None:
-        while (event := self._next()) is not None:
-            for handler in self._node_handlers.handlers:
-                call_handler(handler, event, self._logger)
-            try:
-                self.hub.publish(event)
-            except Exception:
-                self._logger.exception("could not publish %s to the lifecycle hub", type(event).__name__)
+        while batch := self._next_batch():
+            for event in batch:
+                for handler in self._node_handlers.handlers:
+                    call_handler(handler, event, self._logger)
+                try:
+                    self.hub.publish(event)
+                except Exception:
+                    self._logger.exception("could not publish %s to the lifecycle hub", type(event).__name__)

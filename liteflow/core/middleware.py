@@ -13,6 +13,7 @@ in registration order: the first registered is the outermost.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any, Protocol
 
 from .errors import InvalidArgumentError
@@ -68,11 +69,9 @@ class Middleware:
 
     def run_step(self, context: StepExecutionContext, body: StepBody) -> ExecutionResult | None:
         """The step's run, through every step middleware."""
-        chain = self.step
-
-        def call(index: int) -> ExecutionResult | None:
-            if index == len(chain):
-                return body.run(context)
-            return chain[index](context, body, lambda: call(index + 1))
-
-        return call(0)
+        # Built inside out from partials: a closure calling itself would make a reference
+        # cycle per step run, left for the cyclic garbage collector.
+        call_next: Callable[[], ExecutionResult | None] = partial(body.run, context)
+        for middleware in reversed(self.step):
+            call_next = partial(middleware, context, body, call_next)
+        return call_next()

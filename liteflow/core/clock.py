@@ -11,6 +11,10 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .host import WorkflowHost
 
 __all__ = ["Clock", "SystemClock", "utcnow", "to_utc", "to_timedelta", "MIN_TIME", "MAX_TIME"]
 
@@ -33,6 +37,12 @@ class Clock(ABC):
     def wait(self, condition: threading.Condition, until: datetime) -> None:
         """With `condition` held, wait until this clock reaches `until` or `condition` is
         notified, whichever comes first (it may also return early: callers check again)."""
+
+    def attach(self, host: WorkflowHost) -> None:
+        """`host` starts running on this clock."""
+
+    def detach(self, host: WorkflowHost) -> None:
+        """`host` stopped."""
 
 
 class SystemClock(Clock):

@@ -136,6 +136,7 @@ class WorkflowHost:
             self.queue_service.start()
             self.lock_service.start()
             self._lifecycle.start()
+            self.clock.attach(self)
             self._stopping = threading.Event()
             services = Services(
                 self.persistence_service,
@@ -185,6 +186,7 @@ class WorkflowHost:
             if not self._running:
                 return
             self._running = False
+            self.clock.detach(self)
             self._stopping.set()
             schedulers = {self._scheduler, self._retry_scheduler}
             scheduler_threads = [thread for scheduler in schedulers if (thread := scheduler.stop())]

@@ -237,3 +237,13 @@ def test_a_real_sleep_wakes_on_a_local_timer_not_the_poller(scenario: Scenario) 
     workflow_id = scenario.run(RealSleepWorkflow(), {})
     scenario.wait_for_completion(workflow_id, timeout=10)
     assert NAP <= time.monotonic() - started < 10
+
+
+def test_advancing_right_after_a_start_lets_the_workflow_fall_asleep_first() -> None:
+    clock = FakeClock()
+    with running_host(clock=clock) as host:
+        scenario = Scenario(host)
+        workflow_id = scenario.run(DelayWorkflow(), {})
+        clock.advance(HOUR)  # no wait for the sleep: advance waits until nothing is due now
+        data = scenario.wait_for_completion(workflow_id, timeout=1).data
+    assert data["after"][0] - data["before"][0] == HOUR

@@ -62,7 +62,7 @@ class WorkflowExecutor:
 
     def execute(self, workflow: WorkflowInstance) -> ExecutionReport:
         report = ExecutionReport()
-        if self._lifecycle is not None and self._lifecycle.wanted:
+        if self._lifecycle is not None and self._lifecycle.wants_steps:
             report.lifecycle = []
         definition = self._registry.get_definition(workflow.workflow_definition_id, workflow.version)
         now = self._clock.now()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -13,7 +13,7 @@ from .changes import WorkflowChanges
 from .clock import SystemClock, to_utc
 from .errors import HostStateError, InvalidArgumentError, WorkflowNotFoundError
 from .executor import WorkflowExecutor
-from .lifecycle import WorkflowResumed, WorkflowStarted, workflow_event
+from .lifecycle import LifecycleEvent, WorkflowResumed, WorkflowStarted, workflow_event
 from .lifecycle_dispatch import LifecycleDispatcher
 from .lifecycle_hub import LifecycleEventHandler
 from .middleware import Middleware, StepMiddleware
@@ -33,6 +33,25 @@ from .workers import EventConsumer, RunnablePoller, WorkflowConsumer
 from .workflow import Workflow
 
 __all__ = ["WorkflowHost"]
+
+
+def _event_kinds(kinds: Iterable[type[LifecycleEvent]]) -> tuple[type[LifecycleEvent], ...]:
+    chosen: tuple[Any, ...] = (kinds,) if isinstance(kinds, type) else tuple(kinds)
+    wrong = [kind for kind in chosen if not (isinstance(kind, type) and issubclass(kind, LifecycleEvent))]
+    if wrong:
+        raise InvalidArgumentError(f"kinds must be LifecycleEvent classes, got {wrong!r}")
+    return chosen
+
+
+def _only(kinds: tuple[type[LifecycleEvent], ...], handler: LifecycleEventHandler) -> LifecycleEventHandler:
+    """`handler`, called only for events of `kinds`."""
+
+    def receive(event: LifecycleEvent) -> None:
+        if isinstance(event, kinds):
+            handler(event)
+
+    return receive
+
 
 #: How long suspend/resume/terminate wait for a running pass to release the instance.
 CONTROL_LOCK_TIMEOUT = 10.0
@@ -93,19 +112,27 @@ class WorkflowHost:
         return self._running
 
     def on_lifecycle_event(
-        self, handler: LifecycleEventHandler, *, cluster: bool = True
+        self,
+        handler: LifecycleEventHandler,
+        *,
+        cluster: bool = True,
+        kinds: Iterable[type[LifecycleEvent]] | None = None,
     ) -> Callable[[], None]:
-        """Call `handler(event)` for every lifecycle event; returns the function that unsubscribes it.
+        """Call `handler(event)` for every lifecycle event (of `kinds`, when given); returns
+        the function that unsubscribes it.
 
         Handlers run on a dispatcher thread, never on a workflow worker, and only after what
         the event tells was stored. With a cluster-wide hub they see every node's events;
-        ``cluster=False`` keeps to this host's own.
+        ``cluster=False`` keeps to this host's own (and, with `kinds` that leave out the step
+        events, spares the engine from building those).
         """
         if not callable(handler):
             raise InvalidArgumentError(f"on_lifecycle_event() needs a callable, got {handler!r}")
+        wanted = None if kinds is None else _event_kinds(kinds)
+        receiver = handler if wanted is None else _only(wanted, handler)
         if cluster:
-            return self._lifecycle.hub.subscribe(handler)
-        return self._lifecycle.subscribe_node(handler)
+            return self._lifecycle.hub.subscribe(receiver)
+        return self._lifecycle.subscribe_node(receiver, wanted)
 
     def add_step_middleware(self, middleware: StepMiddleware, *, outermost: bool = False) -> None:
         """Wrap every later step run in `middleware` too: inside those already installed, or

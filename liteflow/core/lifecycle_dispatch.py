@@ -12,7 +12,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable
 
-from .lifecycle import LifecycleEvent
+from .lifecycle import LifecycleEvent, StepEvent
 from .lifecycle_hub import HandlerList, LifecycleEventHandler, LifecycleEventHub, call_handler
 
 __all__ = ["LifecycleDispatcher"]
@@ -31,15 +31,33 @@ class LifecycleDispatcher:
         self._running = False
         self._thread: threading.Thread | None = None
         self._node_handlers = HandlerList()
+        #: The node handlers among them that take step events (StepStarted, ..., WorkflowError).
+        self._node_step_handlers = HandlerList()
 
     @property
     def wanted(self) -> bool:
         """Whether anyone may listen: the engine builds no event when nobody does."""
         return self.hub.wants_events or bool(self._node_handlers.handlers)
 
-    def subscribe_node(self, handler: LifecycleEventHandler) -> Callable[[], None]:
-        """Call `handler` for this host's events only (not the rest of the cluster's)."""
-        return self._node_handlers.add(handler)
+    @property
+    def wants_steps(self) -> bool:
+        """Whether anyone may listen to step events, by far the most numerous."""
+        return self.hub.wants_events or bool(self._node_step_handlers.handlers)
+
+    def subscribe_node(
+        self, handler: LifecycleEventHandler, kinds: tuple[type[LifecycleEvent], ...] | None = None
+    ) -> Callable[[], None]:
+        """Call `handler` for this host's events only (not the rest of the cluster's), of
+        `kinds` only when given."""
+        removals = [self._node_handlers.add(handler)]
+        if kinds is None or any(issubclass(kind, StepEvent) or issubclass(StepEvent, kind) for kind in kinds):
+            removals.append(self._node_step_handlers.add(handler))
+
+        def unsubscribe() -> None:
+            for remove in removals:
+                remove()
+
+        return unsubscribe
 
     def emit(self, events: Iterable[LifecycleEvent]) -> None:
         """Queue events for the dispatcher thread; drop (and count) what does not fit."""

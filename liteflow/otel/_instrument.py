@@ -50,5 +50,5 @@ def instrument(
     instruments = Instruments(metrics.get_meter("liteflow", release, meter_provider=meter_provider))
     host.add_workflow_middleware(TraceContextCapture(tracer))
     host.add_step_middleware(StepTracing(tracer, instruments), outermost=True)
-    host.on_lifecycle_event(instruments.count_workflow, cluster=False)
+    host.on_lifecycle_event(instruments.count_workflow, cluster=False, kinds=instruments.counted_kinds)
     _instrumented.add(host)

@@ -48,12 +48,16 @@ class Instruments:
         self.step_duration = meter.create_histogram(
             "liteflow.step.duration", unit="s", description="How long a step run took"
         )
-        self._counted = {
+        self._counted: dict[type[LifecycleEvent], metrics.Counter] = {
             WorkflowStarted: self.workflows_started,
             WorkflowCompleted: self.workflows_completed,
             WorkflowTerminated: self.workflows_terminated,
         }
         self._by_definition: dict[str, DefinitionInstruments] = {}
+
+    @property
+    def counted_kinds(self) -> tuple[type[LifecycleEvent], ...]:
+        return tuple(self._counted)
 
     def for_definition(self, definition_id: str) -> DefinitionInstruments:
         bound = self._by_definition.get(definition_id)

@@ -303,3 +303,35 @@ def test_lifecycle_buffer_must_be_a_positive_int() -> None:
 
     with pytest.raises(InvalidArgumentError, match="lifecycle_buffer"):
         configure_workflow_host(lifecycle_buffer=0)
+
+
+def test_a_handler_of_some_kinds_gets_only_those(memory_scenario: Scenario) -> None:
+    ends = Recorder()
+    memory_scenario.host.on_lifecycle_event(ends, kinds=(WorkflowCompleted, WorkflowTerminated))
+    workflow_id = memory_scenario.run(TerminatesOnError())
+    assert ends.wait_for(workflow_id, WorkflowTerminated) == ["WorkflowTerminated"]
+
+
+def test_with_only_workflow_kinds_wanted_no_step_event_is_built(
+    memory_scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[Any] = []
+    original = StepStarted.__init__
+
+    def counting(self: StepStarted, *args: Any) -> None:
+        built.append(args)
+        original(self, *args)
+
+    monkeypatch.setattr(StepStarted, "__init__", counting)
+    ends = Recorder()
+    memory_scenario.host.on_lifecycle_event(ends, cluster=False, kinds=(WorkflowTerminated,))
+    workflow_id = memory_scenario.run(TerminatesOnError())
+    assert ends.wait_for(workflow_id, WorkflowTerminated) == ["WorkflowTerminated"]
+    assert built == []
+
+
+def test_kinds_must_be_lifecycle_event_classes(memory_scenario: Scenario) -> None:
+    from liteflow.core import InvalidArgumentError
+
+    with pytest.raises(InvalidArgumentError, match="LifecycleEvent classes"):
+        memory_scenario.host.on_lifecycle_event(print, kinds=(str,))  # type: ignore[arg-type]

@@ -11,10 +11,12 @@ is installed:
   BatchSpanProcessor (to an exporter that drops them: the instrumentation is measured, not an
   exporter's I/O), and the metrics on a MeterProvider with an in-memory reader
 
-Each measurement runs in a fresh process; the variants take turns, round after round, so load
-from elsewhere on the machine falls on all of them alike. The median of the rounds is compared
-with `plain`'s. Nothing is asserted: the issue's limits (middleware off: unchanged; tracing
-on: at most 15% fewer workflows/s) are printed as PASS / MISS.
+`--step-ms N` makes each of the three steps wait N ms first (like a call to another service),
+to see the cost against steps that do something. Each measurement runs in a fresh process;
+the variants take turns, round after round, so load from elsewhere on the machine falls on
+all of them alike. The median of the rounds is compared with `plain`'s. Nothing is
+asserted: the issue's limit for tracing (at most 15% fewer workflows/s) is printed as PASS or
+MISS.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -78,10 +81,23 @@ def _install(variant: str, host: Any) -> None:
         instrument(host, tracer_provider=tracer_provider, meter_provider=meter_provider)
 
 
-def child(variant: str, system: str, count: int, options: dict[str, Any]) -> dict[str, Any]:
+def _waiting_first(run: Callable[..., Any], seconds: float) -> Callable[..., Any]:
+    def waiting_run(self: Any, context: Any) -> Any:
+        time.sleep(seconds)
+        return run(self, context)
+
+    return waiting_run
+
+
+def child(variant: str, system: str, count: int, options: dict[str, Any], step_ms: float) -> dict[str, Any]:
     """One measurement, in this process: the bench driver's throughput with the variant installed."""
+    from . import liteflow_flows
     from .liteflow_driver import LiteFlowWorkloads, WorkflowInstance
     from .liteflow_flows import RECORDER
+
+    if step_ms:
+        for step in (liteflow_flows.Hello, liteflow_flows.AddNumbers, liteflow_flows.Goodbye):
+            step.run = _waiting_first(step.run, step_ms / 1000)  # type: ignore[method-assign]
 
     class Variant(LiteFlowWorkloads):
         @contextmanager
@@ -95,7 +111,7 @@ def child(variant: str, system: str, count: int, options: dict[str, Any]) -> dic
         return Variant(RECORDER, WorkflowInstance.COMPLETE).throughput(spec)
 
 
-def measure(variant: str, system: str, count: int, options: dict[str, Any]) -> float:
+def measure(variant: str, system: str, count: int, options: dict[str, Any], step_ms: float) -> float:
     command = [
         sys.executable,
         "-m",
@@ -105,6 +121,7 @@ def measure(variant: str, system: str, count: int, options: dict[str, Any]) -> f
         system,
         str(count),
         json.dumps(options),
+        str(step_ms),
     ]
     done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, check=False, timeout=300)
     if done.returncode != 0:
@@ -130,11 +147,14 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="max_concurrent_workflows (default %(default)s, the fastest on memory)",
     )
-    parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--step-ms", type=float, default=0.0, help="each step waits this long first (default %(default)s)"
+    )
+    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(given)
     if args.child:
-        variant, system, count, options = args.child
-        print(json.dumps(child(variant, system, int(count), json.loads(options))))
+        variant, system, count, options, step_ms = args.child
+        print(json.dumps(child(variant, system, int(count), json.loads(options), float(step_ms))))
         return 0
     command, info = announce("LiteFlow overhead bench", "bench.overhead", given)
     options = {"max_concurrent_workflows": args.workers}
@@ -144,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     for system in systems:
         for round_number in range(1, args.rounds + 1):
             for variant in variants:
-                rate = measure(variant, system, args.count, options)
+                rate = measure(variant, system, args.count, options, args.step_ms)
                 rates.setdefault((system, variant), []).append(rate)
                 print(
                     f"  [{system}] round {round_number} {variant:<10} {rate:>9,.0f} workflows/s", flush=True
@@ -175,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
                 "command": command,
                 "machine": info,
                 "count": args.count,
+                "step_ms": args.step_ms,
                 "options": options,
                 "rates": {f"{system}/{variant}": values for (system, variant), values in rates.items()},
             },

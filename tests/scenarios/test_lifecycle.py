@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -282,17 +283,22 @@ def test_workflow_started_comes_before_the_first_step_on_every_provider(scenario
         ]
 
 
-def test_with_no_handler_no_event_is_built(
-    memory_scenario: Scenario, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    built: list[Any] = []
+@pytest.fixture
+def built() -> Iterator[list[Any]]:
+    """The StepStarted events the engine builds from now on."""
+    made: list[Any] = []
     original = StepStarted.__init__
 
     def counting(self: StepStarted, *args: Any) -> None:
-        built.append(args)
+        made.append(args)
         original(self, *args)
 
-    monkeypatch.setattr(StepStarted, "__init__", counting)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(StepStarted, "__init__", counting)
+        yield made
+
+
+def test_with_no_handler_no_event_is_built(memory_scenario: Scenario, built: list[Any]) -> None:
     workflow_id = memory_scenario.run(TerminatesOnError())
     memory_scenario.wait_for_status(workflow_id, WorkflowInstance.TERMINATED)
     assert built == []
@@ -313,16 +319,8 @@ def test_a_handler_of_some_kinds_gets_only_those(memory_scenario: Scenario) -> N
 
 
 def test_with_only_workflow_kinds_wanted_no_step_event_is_built(
-    memory_scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+    memory_scenario: Scenario, built: list[Any]
 ) -> None:
-    built: list[Any] = []
-    original = StepStarted.__init__
-
-    def counting(self: StepStarted, *args: Any) -> None:
-        built.append(args)
-        original(self, *args)
-
-    monkeypatch.setattr(StepStarted, "__init__", counting)
     ends = Recorder()
     memory_scenario.host.on_lifecycle_event(ends, cluster=False, kinds=(WorkflowTerminated,))
     workflow_id = memory_scenario.run(TerminatesOnError())

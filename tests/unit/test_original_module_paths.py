@@ -98,7 +98,11 @@ def test_original_module_reexports_the_same_objects(module: str) -> None:
 
 @pytest.mark.parametrize(
     ("module", "dependency", "extra"),
-    [("liteflow.providers.mongo", "pymongo", "mongo"), ("liteflow.providers.azure", "azure", "azure")],
+    [
+        ("liteflow.providers.mongo", "pymongo", "mongo"),
+        ("liteflow.providers.azure", "azure", "azure"),
+        ("liteflow.otel", "opentelemetry", "otel"),
+    ],
 )
 def test_without_its_dependency_a_provider_path_names_the_extra_to_install(
     module: str, dependency: str, extra: str

@@ -40,6 +40,23 @@ EXPECTED = {
         "recorded error: ConnectionError: payment gateway timed out",
         "recorded error: RuntimeError: no operator on shift",
     ],
+    "12_observability.py": [
+        "running Schedule",
+        "reminder scheduled",
+        "running Delay",
+        "running Delay",
+        "running Remind",
+        "reminder sent",
+        "event: WorkflowStarted",
+        "event: StepStarted Schedule",
+        "event: StepCompleted Schedule",
+        "event: StepStarted Delay",
+        "event: StepStarted Delay",
+        "event: StepCompleted Delay",
+        "event: StepStarted Remind",
+        "event: StepCompleted Remind",
+        "event: WorkflowCompleted",
+    ],
 }
 
 

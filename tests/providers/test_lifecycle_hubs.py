@@ -26,6 +26,9 @@ pytestmark = pytest.mark.integration
 
 
 class TestInProcessHub(LifecycleEventHubConformance):
+    # Its handlers run on the publishing thread (the host's dispatcher): see the check's docstring.
+    test_a_slow_handler_does_not_hold_up_publishing = None  # type: ignore[assignment]
+
     def create_provider(self) -> LifecycleEventHub:
         return InProcessLifecycleEventHub()
 

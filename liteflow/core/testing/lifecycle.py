@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-import unittest
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
@@ -175,9 +174,10 @@ class LifecycleEventHubConformance(ProviderSuite[LifecycleEventHub]):
             assert received.wait_for(1, self.delivery_seconds) == [event]
 
     def test_a_slow_handler_does_not_hold_up_publishing(self) -> None:
+        """For hubs that span nodes. An in-process hub calls its handlers on the publishing
+        thread, which is the host's dispatcher and never a workflow worker: its suite sets
+        this check to None."""
         with self.provider() as hub:
-            if not hub.spans_nodes:
-                raise unittest.SkipTest("an in-process hub calls its handlers on the publishing thread")
             received = _Received(self._workflow_id())
             release = threading.Event()
 

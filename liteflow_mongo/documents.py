@@ -42,6 +42,8 @@ __all__ = [
     "error_document",
     "error_from_document",
     "ids_of",
+    "pointer_document",
+    "pointer_from_document",
 ]
 
 MICROS = "micros"
@@ -110,7 +112,7 @@ def _load(serializer: Serializer, document: Any, where: str) -> Any:
         raise SerializationError(f"cannot load {where}: {exc}") from exc
 
 
-def _pointer_document(serializer: Serializer, pointer: ExecutionPointer, index: int) -> dict[str, Any]:
+def pointer_document(serializer: Serializer, pointer: ExecutionPointer, index: int) -> dict[str, Any]:
     document: dict[str, Any] = {name: getattr(pointer, name) for name in POINTER_PLAIN}
     for name in POINTER_ID_LISTS:
         document[name] = list(getattr(pointer, name))
@@ -120,7 +122,7 @@ def _pointer_document(serializer: Serializer, pointer: ExecutionPointer, index: 
     return document
 
 
-def _pointer_from_document(
+def pointer_from_document(
     serializer: Serializer, document: dict[str, Any], workflow_id: str, index: int
 ) -> ExecutionPointer:
     if type(document) is not dict:
@@ -149,7 +151,7 @@ def workflow_document(serializer: Serializer, workflow: WorkflowInstance) -> dic
         "trace_context": workflow.trace_context,
         "data": _store(serializer, workflow.data, "data"),
         "execution_pointers": [
-            _pointer_document(serializer, pointer, index)
+            pointer_document(serializer, pointer, index)
             for index, pointer in enumerate(workflow.execution_pointers)
         ],
     }
@@ -184,7 +186,7 @@ def workflow_from_document(serializer: Serializer, document: dict[str, Any]) -> 
     if type(pointers) is not list:
         raise SerializationError(f"cannot load workflow {workflow.id}: its pointers are not a list")
     workflow.execution_pointers = [
-        _pointer_from_document(serializer, pointer, workflow.id, index)
+        pointer_from_document(serializer, pointer, workflow.id, index)
         for index, pointer in enumerate(pointers)
     ]
     return workflow

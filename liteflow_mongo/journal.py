@@ -12,21 +12,22 @@ errors or runnable events (the poller does that every interval).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from pymongo import UpdateOne
-from pymongo.collection import Collection
 
 from liteflow.core.changes import WorkflowChanges
 from liteflow.core.records import ExecutionError, new_id
 from liteflow.core.serialization import Serializer
 
-from .documents import error_document, event_document, ids_of, subscription_document
+from ._database import MongoDatabase
+from .documents import error_document, event_document, ids_of, pointer_document, subscription_document
 
 __all__ = [
     "ERRORS",
     "EVENTS",
+    "HISTORY",
     "JOURNAL",
     "SUBSCRIPTIONS",
     "Journal",
@@ -42,10 +43,11 @@ Document = dict[str, Any]
 SUBSCRIPTIONS = "subscriptions"
 EVENTS = "events"
 ERRORS = "execution_errors"
+HISTORY = "pointer_history"
 JOURNAL = "journal"
 
 _OP = "op"
-_SUBSCRIBE, _END, _ERROR, _EVENT, _MARK = "subscribe", "end", "error", "event", "mark"
+_SUBSCRIBE, _END, _ERROR, _EVENT, _MARK, _ARCHIVE = "subscribe", "end", "error", "event", "mark", "archive"
 
 #: Matches an instance whose journal holds anything: entry ids are strings, and only
 #: strings sort after "" (so the index on the entries' ids answers it without a scan).
@@ -69,6 +71,18 @@ def journal_entries(serializer: Serializer, changes: WorkflowChanges) -> list[Do
         {"_id": new_id(), _OP: _MARK, "event": event_id, "processed": processed}
         for event_id, processed in changes.event_marks.items()
     ]
+    batch = new_id()  # the history is read in the order of batches, then of their pointers
+    entries += [
+        {
+            "_id": new_id(),
+            _OP: _ARCHIVE,
+            "workflow_id": changes.workflow.id,
+            "batch": batch,
+            "index": index,
+            "pointer": pointer_document(serializer, pointer, index),
+        }
+        for index, pointer in enumerate(changes.archived_pointers)
+    ]
     return entries
 
 
@@ -83,16 +97,8 @@ def _record(entry: Document) -> Document:
 class Journal:
     """Applies journal entries to their collections and clears them from their instance."""
 
-    def __init__(
-        self,
-        call: Callable[[str, Callable[[], Any]], Any],
-        collection: Callable[[str], Collection[Document]],
-        insert_once: Callable[[str, Sequence[Document], str], None],
-        workflows: str,
-    ) -> None:
-        self._call = call
-        self._collection = collection
-        self._insert_once = insert_once
+    def __init__(self, db: MongoDatabase, workflows: str) -> None:
+        self._db = db
         self._workflows = workflows
 
     def apply(self, workflow_id: str, entries: Sequence[Document]) -> None:
@@ -102,13 +108,18 @@ class Journal:
         by_op: dict[str, list[Document]] = {}
         for entry in entries:
             by_op.setdefault(entry[_OP], []).append(entry)
-        for op, collection in ((_SUBSCRIBE, SUBSCRIPTIONS), (_ERROR, ERRORS), (_EVENT, EVENTS)):
+        for op, collection in (
+            (_SUBSCRIBE, SUBSCRIPTIONS),
+            (_ERROR, ERRORS),
+            (_EVENT, EVENTS),
+            (_ARCHIVE, HISTORY),
+        ):
             records = [_record(entry) for entry in by_op.get(op, ())]
-            self._insert_once(collection, records, f"write the {collection} of workflow {workflow_id}")
+            self._db.insert_once(collection, records, f"write the {collection} of workflow {workflow_id}")
         ended = [entry["subscription"] for entry in by_op.get(_END, ())]
         if ended:
-            subscriptions = self._collection(SUBSCRIPTIONS)
-            self._call(
+            subscriptions = self._db.collection(SUBSCRIPTIONS)
+            self._db.call(
                 f"end subscriptions of workflow {workflow_id}",
                 lambda: subscriptions.update_many({"_id": {"$in": ended}}, {"$set": {"terminated": True}}),
             )
@@ -117,13 +128,13 @@ class Journal:
             for entry in by_op.get(_MARK, ())
         ]
         if marks:
-            events = self._collection(EVENTS)
-            self._call(
+            events = self._db.collection(EVENTS)
+            self._db.call(
                 f"mark events of workflow {workflow_id}", lambda: events.bulk_write(marks, ordered=True)
             )
         applied = ids_of(entries)
-        workflows = self._collection(self._workflows)
-        self._call(
+        workflows = self._db.collection(self._workflows)
+        self._db.call(
             f"clear the journal of workflow {workflow_id}",
             lambda: workflows.update_one(
                 {"_id": workflow_id}, {"$pull": {JOURNAL: {"_id": {"$in": applied}}}}
@@ -132,8 +143,10 @@ class Journal:
 
     def repair(self, query: Document, what: str) -> None:
         """Apply the journals that interrupted writes left in the instances matching `query`."""
-        workflows = self._collection(self._workflows)
-        owners = self._call(what, lambda: list(workflows.find({"$and": [query, has_entries]}, {JOURNAL: 1})))
+        workflows = self._db.collection(self._workflows)
+        owners = self._db.call(
+            what, lambda: list(workflows.find({"$and": [query, has_entries]}, {JOURNAL: 1}))
+        )
         for owner in owners:
             entries = owner.get(JOURNAL) or ()
             _log.info(

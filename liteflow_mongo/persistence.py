@@ -3,37 +3,35 @@
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from collections.abc import Sequence
+from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
-from pymongo import ASCENDING, IndexModel, MongoClient, UpdateOne
-from pymongo.collection import Collection
-from pymongo.database import Database
-from pymongo.errors import (
-    BulkWriteError,
-    ConfigurationError,
-    ConnectionFailure,
-    InvalidName,
-    PyMongoError,
-)
+from pymongo import ASCENDING, IndexModel
 
 from liteflow.core.changes import WorkflowChanges
 from liteflow.core.clock import utcnow
-from liteflow.core.errors import InvalidArgumentError, ProviderError
+from liteflow.core.errors import InvalidArgumentError
 from liteflow.core.providers import PersistenceProvider
-from liteflow.core.records import Event, EventSubscription, ExecutionError, WorkflowInstance, new_id
+from liteflow.core.records import (
+    Event,
+    EventSubscription,
+    ExecutionError,
+    ExecutionPointer,
+    WorkflowInstance,
+    new_id,
+)
 from liteflow.core.serialization import DEFAULT_SERIALIZER, Serializer
 
+from ._database import MongoDatabase
 from .documents import (
     error_document,
     error_from_document,
     event_document,
     event_from_document,
     ids_of,
+    pointer_from_document,
     subscription_document,
     subscription_from_document,
     time_filter,
@@ -41,7 +39,7 @@ from .documents import (
     workflow_document,
     workflow_from_document,
 )
-from .journal import ERRORS, EVENTS, JOURNAL, SUBSCRIPTIONS, Journal, error_entries, journal_entries
+from .journal import ERRORS, EVENTS, HISTORY, JOURNAL, SUBSCRIPTIONS, Journal, error_entries, journal_entries
 from .schema import migrate
 
 __all__ = ["MongoPersistenceProvider"]
@@ -53,9 +51,7 @@ Document = dict[str, Any]
 
 WORKFLOWS = "workflows"
 
-_DUPLICATE_KEY = 11000
 _PURGE_BATCH = 500
-_MAX_RETRY_PAUSE = 1.0
 
 
 def _index(name: str, *fields: str) -> IndexModel:
@@ -80,22 +76,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         _index("unprocessed", "is_processed", "event_time"),
     ],
     ERRORS: [_index("workflow_id", "workflow_id", "error_time")],
+    HISTORY: [_index("workflow_order", "workflow_id", "batch", "index")],
 }
-
-
-def _address(connection_string: str) -> str:
-    """The scheme and hosts of a connection string, without credentials or options, for messages."""
-    scheme, separator, rest = connection_string.partition("://")
-    if not separator:
-        return connection_string
-    hosts = rest.split("/", 1)[0].split("?", 1)[0].rpartition("@")[2]
-    return f"{scheme}://{hosts}"
-
-
-def _positive(value: float, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise InvalidArgumentError(f"{what} must be a positive number of seconds, got {value!r}")
-    return float(value)
 
 
 def _all_of(*conditions: Document) -> Document:
@@ -117,6 +99,8 @@ class MongoPersistenceProvider(PersistenceProvider):
     without credentials) names it in every message and log line.
     """
 
+    keeps_pointer_history = True
+
     def __init__(
         self,
         connection_string: str,
@@ -134,162 +118,30 @@ class MongoPersistenceProvider(PersistenceProvider):
             raise InvalidArgumentError(f"database must be a non-empty name, got {database!r}")
         if serializer is not None and not isinstance(serializer, Serializer):
             raise InvalidArgumentError(f"serializer must be a Serializer, got {type(serializer).__name__}")
-        self._timeout_ms = int(_positive(server_selection_timeout, "server_selection_timeout") * 1000)
-        self._retry_timeout = _positive(retry_timeout, "retry_timeout")
         self._serializer = serializer or DEFAULT_SERIALIZER
-        self._connection_string = connection_string
-        self._database = database
-        self.address = _address(connection_string)
-        self._client: MongoClient[Document] | None = None
-        self._client_lock = threading.Lock()
-        self._connected()
-        self._indexes_ready = False
-        self._indexes_lock = threading.Lock()
-        self._journal = Journal(self._call, self._collection, self._insert_once, WORKFLOWS)
-
-    def _connected(self) -> Database[Document]:
-        """The database, connecting (again, after `close`) when there is no client."""
-        with self._client_lock:
-            if self._client is None:
-                self._client = self._connect()
-            return self._client[self._database]
-
-    def _connect(self) -> MongoClient[Document]:
-        timeout_ms = self._timeout_ms
-        try:
-            client: MongoClient[Document] = MongoClient(
-                self._connection_string,
-                tz_aware=True,
-                tzinfo=timezone.utc,
-                serverSelectionTimeoutMS=timeout_ms,
-                connectTimeoutMS=timeout_ms,
-                retryReads=True,
-                retryWrites=True,
-                appname="liteflow",
-            )
-        except (ConfigurationError, ValueError, TypeError) as exc:
-            raise InvalidArgumentError(f"invalid MongoDB connection string {self.address!r}: {exc}") from exc
-        try:
-            client[self._database]
-            client.admin.command("ping")
-        except InvalidName as exc:
-            client.close()
-            raise InvalidArgumentError(f"invalid MongoDB database name {self._database!r}: {exc}") from exc
-        except ConnectionFailure as exc:
-            client.close()
-            raise ProviderError(
-                f"MongoDB at {self.address} did not answer within {timeout_ms / 1000:g} s: {exc}"
-            ) from exc
-        except PyMongoError as exc:  # it answered, but refused us (authentication, TLS, ...)
-            client.close()
-            raise ProviderError(f"MongoDB at {self.address} rejected the connection: {exc}") from exc
-        return client
+        self._db = MongoDatabase(
+            connection_string, database, INDEXES, server_selection_timeout, retry_timeout
+        )
+        self.address = self._db.address
+        self._journal = Journal(self._db, WORKFLOWS)
 
     @property
     def database_name(self) -> str:
-        return self._database
+        return self._db.name
 
     def __repr__(self) -> str:
-        return f"MongoPersistenceProvider({self.address!r}, {self._database!r})"
-
-    # ------------------------------------------------------------------ plumbing
-
-    def _call(self, what: str, operation: Callable[[], T]) -> T:
-        """Run `operation`, retrying while the server is unreachable (a restart or failover
-        takes longer than pymongo's single retry); every operation given here is idempotent."""
-        deadline = time.monotonic() + self._retry_timeout
-        pause = 0.05
-        lost_at: float | None = None
-        while True:
-            try:
-                result = operation()
-            except ConnectionFailure as exc:
-                now = time.monotonic()
-                if lost_at is None:
-                    lost_at = now
-                    _log.warning(
-                        "MongoDB at %s unreachable (%s: %s); retrying for up to %.0f s",
-                        self.address,
-                        what,
-                        exc,
-                        self._retry_timeout,
-                    )
-                if now + pause > deadline:
-                    raise ProviderError(
-                        f"MongoDB at {self.address} unreachable for {now - lost_at:.1f} s ({what}): {exc}"
-                    ) from exc
-                time.sleep(pause)
-                pause = min(pause * 2, _MAX_RETRY_PAUSE)
-                continue
-            except PyMongoError as exc:
-                raise ProviderError(f"MongoDB at {self.address}: {what} failed: {exc}") from exc
-            if lost_at is not None:
-                _log.warning(
-                    "MongoDB at %s reachable again after %.1f s (%s)",
-                    self.address,
-                    time.monotonic() - lost_at,
-                    what,
-                )
-            return result
-
-    def _create_indexes(self) -> None:
-        for name, indexes in INDEXES.items():
-            self._call(f"create indexes on {name}", partial(self._connected()[name].create_indexes, indexes))
-        self._indexes_ready = True
-
-    def _collection(self, name: str) -> Collection[Document]:
-        """A collection, its indexes created first if `start` was not called."""
-        if not self._indexes_ready:
-            with self._indexes_lock:
-                if not self._indexes_ready:
-                    self._create_indexes()
-        return self._connected()[name]
-
-    def _insert_once(self, name: str, documents: Sequence[Document], what: str) -> None:
-        """Insert documents by ``_id``, leaving any that already exist untouched.
-
-        Safe to repeat (a retry, a repair racing the writer) and never revives a
-        subscription that was terminated in the meantime.
-        """
-        if not documents:
-            return
-        collection = self._collection(name)
-        requests = [
-            UpdateOne(
-                {"_id": document["_id"]},
-                {"$setOnInsert": {key: value for key, value in document.items() if key != "_id"}},
-                upsert=True,
-            )
-            for document in documents
-        ]
-
-        def write() -> None:
-            try:
-                collection.bulk_write(requests, ordered=False)
-            except BulkWriteError as exc:  # concurrent upserts of one _id: it exists, as wanted
-                details = exc.details
-                if details.get("writeConcernErrors") or any(
-                    error.get("code") != _DUPLICATE_KEY for error in details.get("writeErrors", ())
-                ):
-                    raise
-
-        self._call(what, write)
+        return f"MongoPersistenceProvider({self.address!r}, {self._db.name!r})"
 
     # ------------------------------------------------------------------ lifecycle
 
     def start(self) -> None:
-        """Create the indexes (idempotent: an existing index of the same name and keys is
-        kept) and migrate the store to the latest schema version."""
-        with self._indexes_lock:
-            self._create_indexes()
-        migrate(self._connected(), self._call, f"MongoDB database {self._database!r} at {self.address}")
+        """Create the indexes and migrate the store to the latest schema version."""
+        self._db.create_indexes()
+        migrate(self._db.database(), self._db.call, f"MongoDB database {self._db.name!r} at {self.address}")
 
     def close(self) -> None:
         """Close the connections; a later call connects again."""
-        with self._client_lock:
-            client, self._client = self._client, None
-        if client is not None:
-            client.close()
+        self._db.close()
 
     # ------------------------------------------------------------------ workflows
 
@@ -321,8 +173,8 @@ class MongoPersistenceProvider(PersistenceProvider):
         self._journal.apply(workflow.id, entries)
 
     def _refuse_existing_events(self, event_ids: list[str], workflow_id: str) -> None:
-        events = self._collection(EVENTS)
-        taken = self._call(
+        events = self._db.collection(EVENTS)
+        taken = self._db.call(
             f"check the new events of workflow {workflow_id}",
             lambda: ids_of(events.find({"_id": {"$in": event_ids}}, {"_id": 1})),
         )
@@ -338,8 +190,8 @@ class MongoPersistenceProvider(PersistenceProvider):
         update: Document = {"$set": document}
         if entries:
             update["$addToSet"] = {JOURNAL: {"$each": entries}}
-        workflows = self._collection(WORKFLOWS)
-        self._call(
+        workflows = self._db.collection(WORKFLOWS)
+        self._db.call(
             f"write workflow {workflow_id}",
             lambda: workflows.update_one({"_id": workflow_id}, update, upsert=True),
         )
@@ -348,12 +200,12 @@ class MongoPersistenceProvider(PersistenceProvider):
         """One update: the status fields and the error's journal entry; the rest of the
         document, which cannot be loaded, stays as it is."""
         entries = error_entries([error])
-        workflows = self._collection(WORKFLOWS)
+        workflows = self._db.collection(WORKFLOWS)
         update = {
             "$set": {"status": WorkflowInstance.SUSPENDED, "next_execution": None},
             "$addToSet": {JOURNAL: {"$each": entries}},
         }
-        result = self._call(
+        result = self._db.call(
             f"suspend workflow {workflow_id}", lambda: workflows.update_one({"_id": workflow_id}, update)
         )
         if result.matched_count:
@@ -363,8 +215,8 @@ class MongoPersistenceProvider(PersistenceProvider):
         return bool(result.matched_count)
 
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance | None:
-        workflows = self._collection(WORKFLOWS)
-        document = self._call(
+        workflows = self._db.collection(WORKFLOWS)
+        document = self._db.call(
             f"load workflow {workflow_id}", lambda: workflows.find_one({"_id": workflow_id})
         )
         if document is None:
@@ -395,8 +247,8 @@ class MongoPersistenceProvider(PersistenceProvider):
         if created_to is not None:
             conditions.append(time_filter("create_time", "$lte", created_to))
         query = _all_of(*conditions) if conditions else {}
-        workflows = self._collection(WORKFLOWS)
-        documents = self._call(
+        workflows = self._db.collection(WORKFLOWS)
+        documents = self._db.call(
             "query workflows",
             lambda: list(
                 workflows.find(query, {JOURNAL: 0}).sort(time_sort("create_time")).skip(skip).limit(take)
@@ -415,13 +267,14 @@ class MongoPersistenceProvider(PersistenceProvider):
                 ]
             },
         )
-        workflows = self._collection(WORKFLOWS)
-        subscriptions = self._collection(SUBSCRIPTIONS)
-        errors = self._collection(ERRORS)
+        workflows = self._db.collection(WORKFLOWS)
+        subscriptions = self._db.collection(SUBSCRIPTIONS)
+        errors = self._db.collection(ERRORS)
+        history = self._db.collection(HISTORY)
         purged = 0
         while True:
             batch = ids_of(
-                self._call(
+                self._db.call(
                     "find workflows to purge",
                     lambda: list(workflows.find(query, {"_id": 1}).limit(_PURGE_BATCH)),
                 )
@@ -429,9 +282,10 @@ class MongoPersistenceProvider(PersistenceProvider):
             if not batch:
                 return purged
             owned = {"workflow_id": {"$in": batch}}
-            self._call("purge subscriptions", partial(subscriptions.delete_many, owned))
-            self._call("purge execution errors", partial(errors.delete_many, owned))
-            result = self._call(
+            self._db.call("purge subscriptions", partial(subscriptions.delete_many, owned))
+            self._db.call("purge execution errors", partial(errors.delete_many, owned))
+            self._db.call("purge pointer histories", partial(history.delete_many, owned))
+            result = self._db.call(
                 "purge workflows",
                 partial(workflows.delete_many, _all_of(query, {"_id": {"$in": batch}})),
             )
@@ -442,9 +296,9 @@ class MongoPersistenceProvider(PersistenceProvider):
             {"status": WorkflowInstance.RUNNABLE},
             time_filter("next_execution", "$lte", utcnow() if as_at is None else as_at),
         )
-        workflows = self._collection(WORKFLOWS)
+        workflows = self._db.collection(WORKFLOWS)
         return ids_of(
-            self._call(
+            self._db.call(
                 "find runnable workflows",
                 lambda: list(workflows.find(query, {"_id": 1}).sort(time_sort("next_execution"))),
             )
@@ -455,7 +309,7 @@ class MongoPersistenceProvider(PersistenceProvider):
     def create_subscription(self, subscription: EventSubscription) -> str:
         if not subscription.id:
             subscription.id = new_id()
-        self._insert_once(
+        self._db.insert_once(
             SUBSCRIPTIONS, [subscription_document(subscription)], f"create subscription {subscription.id}"
         )
         return subscription.id
@@ -471,8 +325,8 @@ class MongoPersistenceProvider(PersistenceProvider):
             {"event_name": event_name, "event_key": event_key, "terminated": False},
             time_filter("subscribe_as_of", "$lte", as_of, or_unset=True),
         )
-        subscriptions = self._collection(SUBSCRIPTIONS)
-        documents = self._call(
+        subscriptions = self._db.collection(SUBSCRIPTIONS)
+        documents = self._db.call(
             f"find subscriptions to {event_name}/{event_key}",
             lambda: list(subscriptions.find(query).sort(time_sort("subscribe_as_of"))),
         )
@@ -480,8 +334,8 @@ class MongoPersistenceProvider(PersistenceProvider):
 
     def terminate_subscription(self, subscription_id: str) -> None:
         """Marks rather than deletes, so a late repair of the same subscription cannot revive it."""
-        subscriptions = self._collection(SUBSCRIPTIONS)
-        self._call(
+        subscriptions = self._db.collection(SUBSCRIPTIONS)
+        self._db.call(
             f"terminate subscription {subscription_id}",
             lambda: subscriptions.update_one({"_id": subscription_id}, {"$set": {"terminated": True}}),
         )
@@ -490,15 +344,15 @@ class MongoPersistenceProvider(PersistenceProvider):
 
     def create_event(self, event: Event) -> str:
         event_id = event.id or new_id()
-        self._insert_once(
+        self._db.insert_once(
             EVENTS, [event_document(self._serializer, event, event_id)], f"create event {event_id}"
         )
         event.id = event_id
         return event_id
 
     def get_event(self, event_id: str) -> Event | None:
-        events = self._collection(EVENTS)
-        document = self._call(f"load event {event_id}", lambda: events.find_one({"_id": event_id}))
+        events = self._db.collection(EVENTS)
+        document = self._db.call(f"load event {event_id}", lambda: events.find_one({"_id": event_id}))
         return None if document is None else event_from_document(self._serializer, document)
 
     def get_runnable_events(self, as_at: datetime | None = None) -> list[str]:
@@ -509,9 +363,9 @@ class MongoPersistenceProvider(PersistenceProvider):
             {"is_processed": False},
             time_filter("event_time", "$lte", utcnow() if as_at is None else as_at, or_unset=True),
         )
-        events = self._collection(EVENTS)
+        events = self._db.collection(EVENTS)
         return ids_of(
-            self._call(
+            self._db.call(
                 "find runnable events",
                 lambda: list(events.find(query, {"_id": 1}).sort(time_sort("event_time"))),
             )
@@ -522,9 +376,9 @@ class MongoPersistenceProvider(PersistenceProvider):
             {"event_name": event_name, "event_key": event_key},
             time_filter("event_time", "$gte", as_of, or_unset=True),
         )
-        events = self._collection(EVENTS)
+        events = self._db.collection(EVENTS)
         return ids_of(
-            self._call(
+            self._db.call(
                 f"find events {event_name}/{event_key}",
                 lambda: list(events.find(query, {"_id": 1}).sort(time_sort("event_time"))),
             )
@@ -537,8 +391,8 @@ class MongoPersistenceProvider(PersistenceProvider):
         self._mark_event(event_id, False)
 
     def _mark_event(self, event_id: str, processed: bool) -> None:
-        events = self._collection(EVENTS)
-        self._call(
+        events = self._db.collection(EVENTS)
+        self._db.call(
             f"mark event {event_id}",
             lambda: events.update_one({"_id": event_id}, {"$set": {"is_processed": processed}}),
         )
@@ -547,12 +401,31 @@ class MongoPersistenceProvider(PersistenceProvider):
 
     def persist_errors(self, errors: Sequence[ExecutionError]) -> None:
         documents = [error_document(error, new_id()) for error in errors]
-        self._insert_once(ERRORS, documents, "record execution errors")
+        self._db.insert_once(ERRORS, documents, "record execution errors")
+
+    def get_pointer_history(self, workflow_id: str, skip: int = 0, take: int = 100) -> list[ExecutionPointer]:
+        if skip < 0 or take < 0:
+            raise InvalidArgumentError(f"skip and take must not be negative, got skip={skip}, take={take}")
+        self._journal.repair({"_id": workflow_id}, f"find the journal of workflow {workflow_id}")
+        history = self._db.collection(HISTORY)
+        documents = self._db.call(
+            f"load the pointer history of workflow {workflow_id}",
+            lambda: list(
+                history.find({"workflow_id": workflow_id})
+                .sort([("batch", 1), ("index", 1)])
+                .skip(skip)
+                .limit(take)
+            ),
+        )
+        return [
+            pointer_from_document(self._serializer, document.get("pointer"), workflow_id, skip + offset)
+            for offset, document in enumerate(documents)
+        ]
 
     def get_errors(self, workflow_id: str) -> list[ExecutionError]:
         self._journal.repair({"_id": workflow_id}, f"find the journal of workflow {workflow_id}")
-        errors = self._collection(ERRORS)
-        documents = self._call(
+        errors = self._db.collection(ERRORS)
+        documents = self._db.call(
             f"load errors of workflow {workflow_id}",
             lambda: list(errors.find({"workflow_id": workflow_id}).sort(time_sort("error_time"))),
         )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .records import Event, EventSubscription, ExecutionError, WorkflowInstance
+from .records import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
 
 __all__ = ["WorkflowChanges"]
 
@@ -31,10 +31,17 @@ class WorkflowChanges:
     events: list[Event] = field(default_factory=list)
     #: Event id -> whether it is now processed.
     event_marks: dict[str, bool] = field(default_factory=dict)
+    #: Finished pointers that left the instance for its history (see `history`), oldest first.
+    archived_pointers: list[ExecutionPointer] = field(default_factory=list)
 
     @property
     def has_side_effects(self) -> bool:
         """Whether anything besides the instance itself is to be written."""
         return bool(
-            self.subscriptions or self.ended_subscriptions or self.errors or self.events or self.event_marks
+            self.subscriptions
+            or self.ended_subscriptions
+            or self.errors
+            or self.events
+            or self.event_marks
+            or self.archived_pointers
         )

@@ -61,10 +61,10 @@ class WorkflowExecutor:
         self._lifecycle = lifecycle
 
     def execute(self, workflow: WorkflowInstance) -> ExecutionReport:
-        report = ExecutionReport()
+        definition = self._registry.get_definition(workflow.workflow_definition_id, workflow.version)
+        report = ExecutionReport(definition)
         if self._lifecycle is not None and self._lifecycle.wants_steps:
             report.lifecycle = []
-        definition = self._registry.get_definition(workflow.workflow_definition_id, workflow.version)
         now = self._clock.now()
         self._process_cancellations(workflow, definition, report, now)
         due = [pointer for pointer in workflow.execution_pointers if is_due(pointer, now)]
@@ -198,35 +198,24 @@ def determine_next_execution(workflow: WorkflowInstance, now: datetime) -> None:
     workflow.next_execution = None
     if workflow.status != WorkflowInstance.RUNNABLE:
         return
+    pointers = workflow.execution_pointers
+    open_scopes = {
+        scope_id
+        for pointer in pointers
+        if pointer.scope and pointer.end_time is None
+        for scope_id in pointer.scope
+    }
     earliest: datetime | None = None
-    containers: list[ExecutionPointer] = []
-    for pointer in workflow.execution_pointers:
-        if not pointer.active:
-            wake = pointer.sleep_until if _timed_wait(pointer) else None
-            if wake is not None and (earliest is None or wake < earliest):
-                earliest = wake
-            continue
-        if pointer.children:
-            containers.append(pointer)
-            continue
-        if pointer.sleep_until is None:
-            workflow.next_execution = now
-            return
-        if earliest is None or pointer.sleep_until < earliest:
-            earliest = pointer.sleep_until
-    if containers:
-        open_scopes = {
-            scope_id
-            for pointer in workflow.execution_pointers
-            if pointer.end_time is None
-            for scope_id in pointer.scope
-        }
-        for container in containers:
-            if container.id in open_scopes:
+    for pointer in pointers:
+        if pointer.active:
+            if pointer.id in open_scopes:
                 continue
-            if container.sleep_until is None:
+            wake = pointer.sleep_until
+            if wake is None:
                 workflow.next_execution = now
                 return
-            if earliest is None or container.sleep_until < earliest:
-                earliest = container.sleep_until
+        else:
+            wake = pointer.sleep_until if _timed_wait(pointer) else None
+        if wake is not None and (earliest is None or wake < earliest):
+            earliest = wake
     workflow.next_execution = earliest

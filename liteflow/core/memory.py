@@ -11,7 +11,7 @@ from .changes import WorkflowChanges
 from .clock import to_utc, utcnow
 from .errors import InvalidArgumentError
 from .providers import PersistenceProvider
-from .records import Event, EventSubscription, ExecutionError, WorkflowInstance, new_id
+from .records import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance, new_id
 
 __all__ = ["MemoryPersistenceProvider"]
 
@@ -31,6 +31,8 @@ def _copy_subscription(subscription: EventSubscription) -> EventSubscription:
 class MemoryPersistenceProvider(PersistenceProvider):
     """Keeps copies of instances (their `data` objects are shared, not copied) in dicts."""
 
+    keeps_pointer_history = True
+
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._workflows: dict[str, WorkflowInstance] = {}
@@ -41,6 +43,7 @@ class MemoryPersistenceProvider(PersistenceProvider):
         self._events_by_key: dict[tuple[str, Any], list[str]] = {}
         self._unprocessed: set[str] = set()
         self._errors: dict[str, list[ExecutionError]] = {}
+        self._history: dict[str, list[ExecutionPointer]] = {}
 
     def _store(self, workflow: WorkflowInstance) -> None:
         self._workflows[workflow.id] = workflow.clone()
@@ -79,6 +82,9 @@ class MemoryPersistenceProvider(PersistenceProvider):
                 self.create_event(event)
             for event_id, processed in changes.event_marks.items():
                 self._mark_event(event_id, processed)
+            if changes.archived_pointers:
+                history = self._history.setdefault(changes.workflow.id, [])
+                history += [pointer.clone() for pointer in changes.archived_pointers]
 
     def quarantine_workflow(self, workflow_id: str, error: ExecutionError) -> bool:
         with self._lock:
@@ -131,6 +137,7 @@ class MemoryPersistenceProvider(PersistenceProvider):
                 del self._workflows[workflow_id]
                 self._due.pop(workflow_id, None)
                 self._errors.pop(workflow_id, None)
+                self._history.pop(workflow_id, None)
             gone = set(doomed)
             for subscription in [s for s in self._subscriptions.values() if s.workflow_id in gone]:
                 self.terminate_subscription(subscription.id)
@@ -236,3 +243,9 @@ class MemoryPersistenceProvider(PersistenceProvider):
     def get_errors(self, workflow_id: str) -> list[ExecutionError]:
         with self._lock:
             return list(self._errors.get(workflow_id, []))
+
+    def get_pointer_history(self, workflow_id: str, skip: int = 0, take: int = 100) -> list[ExecutionPointer]:
+        if skip < 0 or take < 0:
+            raise InvalidArgumentError(f"skip and take must not be negative, got skip={skip}, take={take}")
+        with self._lock:
+            return [pointer.clone() for pointer in self._history.get(workflow_id, [])[skip : skip + take]]

@@ -14,6 +14,7 @@ from datetime import datetime
 from .changes import WorkflowChanges
 from .errors import SerializationError, WorkflowNotRegisteredError
 from .executor import WorkflowExecutor
+from .history import archive_finished
 from .lifecycle import (
     LifecycleEvent,
     WorkflowCompleted,
@@ -123,6 +124,8 @@ class PassRunner:
             if report is not None:
                 changes.subscriptions += report.subscriptions
                 changes.errors += report.errors
+                if services.persistence.keeps_pointer_history:
+                    changes.archived_pointers += archive_finished(workflow, report.definition)
             now = services.clock.now()
             finished = child_completion_event(workflow, now)
             if finished is not None:

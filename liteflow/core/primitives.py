@@ -6,6 +6,7 @@ Their progress lives in plain dicts so any serializer can store it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from collections.abc import Sequence as SequenceOf
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -90,22 +91,30 @@ class Sequence(ContainerStepBody):
 class Foreach(ContainerStepBody):
     """Runs its block once per item: all at once, or one after another in collection order."""
 
-    collection: Iterable[Any] = ()
+    collection: Iterable[Any] | None = ()
     run_parallel: bool = True
 
     def run(self, context: StepExecutionContext) -> ExecutionResult:
-        items = list(self.collection) if self.collection is not None else []
         if self.run_parallel:
             if not _children_active(context):
+                items = self._items()
                 return self.start_children(items) if items else ExecutionResult.next()
             return self.wait_for_children(context)
         data = context.persistence_data
         index = data.get("index", 0) if isinstance(data, dict) else 0
         if isinstance(data, dict) and not children_complete(context):
             return ExecutionResult.persist(data)
+        items = self._items()
         if index >= len(items):
             return ExecutionResult.next()
         return ExecutionResult.branch([items[index]], {_CHILDREN_ACTIVE: True, "index": index + 1})
+
+    def _items(self) -> SequenceOf[Any]:
+        """A sequence as it is: a loop over 100,000 items must not copy them at every step."""
+        collection = self.collection
+        if collection is None:
+            return ()
+        return collection if isinstance(collection, SequenceOf) else list(collection)
 
 
 class While(ContainerStepBody):

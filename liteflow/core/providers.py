@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from .changes import WorkflowChanges
-from .records import Event, EventSubscription, ExecutionError, WorkflowInstance
+from .records import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
 
 __all__ = [
     "PersistenceProvider",
@@ -33,6 +33,11 @@ class PersistenceProvider(ABC):
     Every time passed in or returned is timezone-aware UTC. Methods that look up one
     record return ``None`` when it does not exist.
     """
+
+    #: Whether `persist_changes` keeps ``changes.archived_pointers`` in a history of the
+    #: instance (`get_pointer_history`). Only then does the engine move finished pointers out
+    #: of long-running instances; a provider without it keeps every pointer in the instance.
+    keeps_pointer_history: bool = False
 
     def start(self) -> None:
         """Prepare storage (tables, indexes); called by the host before it runs anything."""
@@ -72,6 +77,10 @@ class PersistenceProvider(ABC):
                 self.mark_event_processed(event_id)
             else:
                 self.mark_event_unprocessed(event_id)
+
+    def get_pointer_history(self, workflow_id: str, skip: int = 0, take: int = 100) -> list[ExecutionPointer]:
+        """Pointers that left the instance for its history, oldest first (empty without one)."""
+        return []
 
     def quarantine_workflow(self, workflow_id: str, error: ExecutionError) -> bool:
         """Suspend a stored instance WITHOUT loading it (it cannot be loaded or run) and

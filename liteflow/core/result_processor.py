@@ -28,9 +28,11 @@ _COMPENSATING = "compensating"
 class ExecutionReport:
     """What one pass over an instance produced besides the instance itself."""
 
-    __slots__ = ("errors", "lifecycle", "subscriptions")
+    __slots__ = ("definition", "errors", "lifecycle", "subscriptions")
 
-    def __init__(self) -> None:
+    def __init__(self, definition: WorkflowDefinition) -> None:
+        #: The definition the pass ran.
+        self.definition = definition
         self.subscriptions: list[EventSubscription] = []
         self.errors: list[ExecutionError] = []
         #: The pass's lifecycle events, in order; None when nobody listens (none are made).

@@ -412,6 +412,7 @@ def test_bad_arguments_raise_invalid_argument_error(arguments: dict[str, Any], m
 
 #: What each migration added, undone: a store of an older schema version, made with today's code.
 _UNDO_MIGRATIONS = {
+    4: ("DROP TABLE pointer_history",),
     3: ("ALTER TABLE workflows DROP COLUMN trace_context",),
     2: ("DROP INDEX subscriptions_workflow",),
 }

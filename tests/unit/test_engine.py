@@ -62,7 +62,7 @@ def process(
     compiled = definition()
     instance, pointer = instance_at_first_step(compiled)
     pointer.step_id = step_index
-    report = ExecutionReport()
+    report = ExecutionReport(compiled)
     ResultProcessor(timedelta(seconds=60), LOGGER).process_result(
         instance, compiled, pointer, compiled.steps[step_index], result, report, NOW
     )
@@ -75,7 +75,7 @@ def fail(
     compiled = compiled or definition()
     instance, pointer = instance_at_first_step(compiled)
     pointer.retry_count = retry_count
-    report = ExecutionReport()
+    report = ExecutionReport(compiled)
     ResultProcessor(timedelta(seconds=60), LOGGER).handle_error(
         instance, compiled, pointer, step, ValueError("boom"), report, NOW
     )
@@ -98,7 +98,13 @@ def test_outcome_only_follows_matching_edges() -> None:
     instance, pointer = instance_at_first_step(compiled)
     processor = ResultProcessor(timedelta(seconds=60), LOGGER)
     processor.process_result(
-        instance, compiled, pointer, compiled.steps[0], ExecutionResult.outcome("no"), ExecutionReport(), NOW
+        instance,
+        compiled,
+        pointer,
+        compiled.steps[0],
+        ExecutionResult.outcome("no"),
+        ExecutionReport(compiled),
+        NOW,
     )
     assert len(instance.execution_pointers) == 1
     assert pointer.outcome == "no"

@@ -36,6 +36,7 @@ from ._schema import (
     EVENTS_SINCE,
     INSERT_ERROR,
     INSERT_EVENT,
+    INSERT_HISTORY,
     INSERT_SUBSCRIPTION,
     INSERT_WORKFLOW,
     MARK_EVENT,
@@ -47,6 +48,7 @@ from ._schema import (
     RUNNABLE_WORKFLOWS,
     SELECT_ERRORS,
     SELECT_EVENT,
+    SELECT_HISTORY,
     SELECT_WORKFLOWS,
     UPDATE_WORKFLOW_STATE,
     UPSERT_WORKFLOW,
@@ -63,6 +65,8 @@ class SqlitePersistenceProvider(PersistenceProvider):
     `path` is the database file (created when missing) or ``":memory:"`` for a private
     in-memory store. `timeout` (seconds) bounds every wait for another connection's lock.
     """
+
+    keeps_pointer_history = True
 
     def __init__(
         self,
@@ -101,32 +105,34 @@ class SqlitePersistenceProvider(PersistenceProvider):
 
     # ------------------------------------------------------------------ serialization
 
+    def _pointer_document(self, pointer: ExecutionPointer, index: int) -> dict[str, Any]:
+        state = vars(pointer)
+        document = {name: state[name] for name, default in POINTER_PLAIN if state[name] != default}
+        for name in POINTER_TIMES:
+            value = state[name]
+            if value is not None:
+                document[name] = to_micros(value, name, index)
+        for name in POINTER_PAYLOADS:
+            value = state[name]
+            if value is not None:
+                document[name] = self._serializer.to_document(value, f"execution_pointers[{index}].{name}")
+        return document
+
     def _dump_pointers(self, pointers: Sequence[ExecutionPointer]) -> str:
-        to_document = self._serializer.to_document
-        documents = []
-        for index, pointer in enumerate(pointers):
-            state = vars(pointer)
-            document = {name: state[name] for name, default in POINTER_PLAIN if state[name] != default}
-            for name in POINTER_TIMES:
-                value = state[name]
-                if value is not None:
-                    document[name] = to_micros(value, name, index)
-            for name in POINTER_PAYLOADS:
-                value = state[name]
-                if value is not None:
-                    document[name] = to_document(value, f"execution_pointers[{index}].{name}")
-            documents.append(document)
+        documents = [self._pointer_document(pointer, index) for index, pointer in enumerate(pointers)]
         return encode_document(documents, "execution_pointers")
+
+    def _load_pointer(self, document: Any, where: str) -> ExecutionPointer:
+        if type(document) is not dict:
+            raise SerializationError(f"cannot load {where}: stored value is not an object")
+        return restore_pointer(document, stored_time, self._from_document, where)
 
     def _load_pointers(self, text: str, workflow_id: str) -> list[ExecutionPointer]:
         where = f"execution_pointers of workflow {workflow_id!r}"
         documents = decode_document(text, where)
-        if type(documents) is not list or any(type(document) is not dict for document in documents):
+        if type(documents) is not list:
             raise SerializationError(f"cannot load {where}: stored value is not a list of objects")
-        return [
-            restore_pointer(document, stored_time, self._from_document, f"{where}[{index}]")
-            for index, document in enumerate(documents)
-        ]
+        return [self._load_pointer(document, f"{where}[{index}]") for index, document in enumerate(documents)]
 
     def _from_document(self, document: Any, where: str) -> Any:
         try:
@@ -249,6 +255,10 @@ class SqlitePersistenceProvider(PersistenceProvider):
             for event, event_id in zip(changes.events, event_ids, strict=True)
         ]
         mark_rows = [(int(processed), event_id) for event_id, processed in changes.event_marks.items()]
+        history_rows = [
+            (workflow.id, encode_document(self._pointer_document(pointer, index), "archived pointer"))
+            for index, pointer in enumerate(changes.archived_pointers)
+        ]
 
         identity = len(WORKFLOW_IDENTITY)
         state_then_identity = row[identity:] + row[:identity]
@@ -263,6 +273,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
                 (INSERT_ERROR, error_rows),
                 (INSERT_EVENT, event_rows),
                 (MARK_EVENT, mark_rows),
+                (INSERT_HISTORY, history_rows),
             ):
                 if rows:
                     connection.executemany(statement, rows)
@@ -433,6 +444,13 @@ class SqlitePersistenceProvider(PersistenceProvider):
         rows = self._error_rows(errors)
         if rows:
             self._db.write(lambda connection: connection.executemany(INSERT_ERROR, rows), "persist_errors")
+
+    def get_pointer_history(self, workflow_id: str, skip: int = 0, take: int = 100) -> list[ExecutionPointer]:
+        if skip < 0 or take < 0:
+            raise InvalidArgumentError(f"skip and take must not be negative, got skip={skip}, take={take}")
+        where = f"the pointer history of workflow {workflow_id!r}"
+        rows = self._db.read(SELECT_HISTORY, (workflow_id, take, skip), "get_pointer_history")
+        return [self._load_pointer(decode_document(text, where), where) for (text,) in rows]
 
     def get_errors(self, workflow_id: str) -> list[ExecutionError]:
         found = []

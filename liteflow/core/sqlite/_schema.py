@@ -54,6 +54,14 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("CREATE INDEX IF NOT EXISTS subscriptions_workflow ON subscriptions (workflow_id)",),
     # 3: the trace context of the caller that started an instance
     ("ALTER TABLE workflows ADD COLUMN trace_context TEXT",),
+    # 4: finished pointers that left their instance (see liteflow.core.history)
+    (
+        """CREATE TABLE IF NOT EXISTS pointer_history (
+        position INTEGER PRIMARY KEY,
+        workflow_id TEXT NOT NULL,
+        pointer TEXT NOT NULL)""",
+        "CREATE INDEX IF NOT EXISTS pointer_history_workflow ON pointer_history (workflow_id, position)",
+    ),
 )
 
 # What a workflow is, fixed when it is created, then what a persist changes.
@@ -88,10 +96,15 @@ UPSERT_WORKFLOW = f"{INSERT_WORKFLOW} ON CONFLICT (id) DO UPDATE SET " + ", ".jo
 )
 PURGE_CONDITION = "status = ? AND COALESCE(complete_time, create_time) < ?"
 PURGE_DEPENDENTS = (
+    f"DELETE FROM pointer_history WHERE workflow_id IN (SELECT id FROM workflows WHERE {PURGE_CONDITION})",
     f"DELETE FROM subscriptions WHERE workflow_id IN (SELECT id FROM workflows WHERE {PURGE_CONDITION})",
     f"DELETE FROM execution_errors WHERE workflow_id IN (SELECT id FROM workflows WHERE {PURGE_CONDITION})",
 )
 QUARANTINE_WORKFLOW = "UPDATE workflows SET status = ?, next_execution = NULL WHERE id = ?"
+INSERT_HISTORY = "INSERT INTO pointer_history (workflow_id, pointer) VALUES (?, ?)"
+SELECT_HISTORY = (
+    "SELECT pointer FROM pointer_history WHERE workflow_id = ? ORDER BY position LIMIT ? OFFSET ?"
+)
 PURGE_WORKFLOWS = f"DELETE FROM workflows WHERE {PURGE_CONDITION}"
 RUNNABLE_WORKFLOWS = (
     "SELECT id FROM workflows WHERE status = ? AND next_execution <= ? ORDER BY next_execution, rowid"

@@ -124,6 +124,19 @@ def _every_field_set() -> WorkflowInstance:
     return instance
 
 
+def _finished_pointer(pointer_id: str) -> ExecutionPointer:
+    pointer = ExecutionPointer()
+    pointer.id = pointer_id
+    pointer.step_id = 3
+    pointer.status = ExecutionPointer.COMPLETE
+    pointer.start_time = utcnow() - timedelta(seconds=1)
+    pointer.end_time = utcnow()
+    pointer.scope = ["loop"]
+    pointer.context_item = {"item": pointer_id}
+    pointer.outcome = 7
+    return pointer
+
+
 class PersistenceProviderConformance(ProviderSuite[PersistenceProvider]):
     """Checks for `PersistenceProvider`; implement `create_provider` (a fresh, empty store)."""
 
@@ -323,6 +336,28 @@ class PersistenceProviderConformance(ProviderSuite[PersistenceProvider]):
             error = ExecutionError()
             error.workflow_id, error.message, error.error_time = "missing", "cannot load", utcnow()
             assert store.quarantine_workflow("missing", error) is False
+
+    def test_archived_pointers_leave_the_instance_for_its_history(self) -> None:
+        with self.provider() as store:
+            if not store.keeps_pointer_history:
+                return  # the engine keeps every pointer in the instance of such a store
+            instance = _every_field_set()
+            workflow_id = store.create_workflow(instance)
+            archived = []
+            for batch in range(3):
+                finished = [_finished_pointer(f"done-{batch}-{n}") for n in range(2)]
+                archived += finished
+                store.persist_changes(WorkflowChanges(instance, archived_pointers=finished))
+            loaded = store.get_workflow_instance(workflow_id)
+            assert loaded is not None and len(loaded.execution_pointers) == 1
+            history = store.get_pointer_history(workflow_id)
+            assert [vars(pointer) for pointer in history] == [vars(pointer) for pointer in archived]
+            page = store.get_pointer_history(workflow_id, skip=2, take=3)
+            assert [pointer.id for pointer in page] == ["done-1-0", "done-1-1", "done-2-0"]
+            instance.status, instance.complete_time = WorkflowInstance.COMPLETE, utcnow()
+            store.persist_workflow(instance)
+            assert store.purge_workflows(WorkflowInstance.COMPLETE, utcnow() + timedelta(seconds=1)) == 1
+            assert store.get_pointer_history(workflow_id) == []
 
     def test_runnable_instances_are_due_runnable_ones_only(self) -> None:
         with self.provider() as store:

@@ -1,0 +1,13 @@
+"""LiteFlow on PostgreSQL (install with the ``postgres`` extra: psycopg 3 and its pool).
+
+One database holds a whole cluster: `PostgresPersistenceProvider` stores the workflows,
+`PostgresQueueProvider` hands out the work (``FOR UPDATE SKIP LOCKED``, woken by
+``LISTEN/NOTIFY``) and `PostgresLockProvider` keeps two nodes off one workflow (advisory
+locks, which end with their holder's session).
+"""
+
+from __future__ import annotations
+
+from .persistence import PostgresPersistenceProvider
+
+__all__ = ["PostgresPersistenceProvider"]

@@ -1,0 +1,222 @@
+"""One PostgreSQL database as the providers use it: checked address, pooled connections, retries.
+
+Every provider takes a DSN (a ``postgresql://`` URL or a ``key=value`` string). Construction
+connects once, so a wrong address fails where it was given, within `connect_timeout`, naming
+the server. Later, a call that finds the server gone (a restart, a dropped connection) is
+retried on a new connection until `retry_timeout` runs out; only then does it raise.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import errors
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from liteflow.core.errors import InvalidArgumentError, ProviderError, SerializationError
+
+__all__ = [
+    "Connection",
+    "Database",
+    "ServerAddress",
+    "check_seconds",
+    "quoted_schema",
+]
+
+_log = logging.getLogger("liteflow.postgres")
+
+T = TypeVar("T")
+Connection = psycopg.Connection[Any]
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+#: What a lost or refused connection raises: worth another try on a new connection.
+_TRANSIENT = (psycopg.OperationalError, PoolTimeout)
+_MAX_RETRY_PAUSE = 1.0
+#: Noticed within seconds when the network, not the server, goes away.
+_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}
+
+
+def check_seconds(value: float, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise InvalidArgumentError(f"{what} must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def quoted_schema(schema: str) -> str:
+    """The schema name quoted for SQL; only plain identifiers are accepted, so it needs no escaping."""
+    if not isinstance(schema, str) or not _IDENTIFIER.fullmatch(schema):
+        raise InvalidArgumentError(
+            f"schema must be a name of letters, digits and underscores (at most 63), got {schema!r}"
+        )
+    return f'"{schema}"'
+
+
+class ServerAddress:
+    """A DSN, checked, and the server it names without credentials (for messages and logs)."""
+
+    def __init__(self, dsn: str) -> None:
+        if not isinstance(dsn, str) or not dsn.strip():
+            raise InvalidArgumentError(f"dsn must be a non-empty PostgreSQL connection string, got {dsn!r}")
+        try:
+            parts = conninfo_to_dict(dsn)
+        except psycopg.ProgrammingError as exc:
+            raise InvalidArgumentError(f"invalid PostgreSQL connection string: {exc}") from None
+        self.dsn = dsn
+        host = str(parts.get("host") or parts.get("hostaddr") or "localhost")
+        port = str(parts.get("port") or 5432)
+        database = str(parts.get("dbname") or parts.get("user") or "")
+        self.text = f"{host}:{port}/{database}"
+
+    def __str__(self) -> str:
+        return self.text
+
+    def connect(self, timeout: float, **options: Any) -> Connection:
+        """A new autocommit connection, within `timeout` seconds, in UTC; raises ProviderError."""
+        try:
+            connection = psycopg.connect(
+                self.dsn,
+                autocommit=True,
+                connect_timeout=max(1, round(timeout)),
+                **{"application_name": "liteflow", **_KEEPALIVES, **options},
+            )
+        except psycopg.OperationalError as exc:
+            raise ProviderError(
+                f"PostgreSQL at {self} did not accept a connection within {timeout:g} s: {_one_line(exc)}"
+            ) from exc
+        except psycopg.Error as exc:
+            raise ProviderError(f"PostgreSQL at {self} refused the connection: {_one_line(exc)}") from exc
+        configure(connection)
+        return connection
+
+
+def configure(connection: Connection) -> None:
+    """Times come back as UTC datetimes, whatever the server's time zone."""
+    connection.execute("SET TIME ZONE 'UTC'")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+class Database:
+    """A pool of autocommit connections to one database, opened on first use and after `close`."""
+
+    def __init__(
+        self,
+        address: ServerAddress,
+        *,
+        connect_timeout: float,
+        retry_timeout: float,
+        max_connections: int,
+        name: str,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
+            raise InvalidArgumentError(f"max_connections must be an int >= 1, got {max_connections!r}")
+        self.address = address
+        self._connect_timeout = check_seconds(connect_timeout, "connect_timeout")
+        self._retry_timeout = check_seconds(retry_timeout, "retry_timeout")
+        self._max_connections = max_connections
+        self._name = name
+        self._options = options or {}
+        self._pool: ConnectionPool[Connection] | None = None
+        self._pool_lock = threading.Lock()
+        # Fail here, where the address was given, rather than in a worker thread later.
+        address.connect(self._connect_timeout, **self._options).close()
+
+    def _opened(self) -> ConnectionPool[Connection]:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ConnectionPool(
+                    self.address.dsn,
+                    min_size=1,
+                    max_size=self._max_connections,
+                    kwargs={
+                        "autocommit": True,
+                        "connect_timeout": max(1, round(self._connect_timeout)),
+                        "application_name": "liteflow",
+                        **_KEEPALIVES,
+                        **self._options,
+                    },
+                    configure=configure,
+                    timeout=self._connect_timeout,
+                    name=self._name,
+                    open=True,
+                )
+            return self._pool
+
+    def close(self) -> None:
+        """Close every connection; the next call opens a new pool."""
+        with self._pool_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
+
+    def run(self, what: str, work: Callable[[Connection], T]) -> T:
+        """`work` on a pooled connection, retried on a new one while the server cannot be reached."""
+        return self._attempt(what, work, committed_if_duplicate=False)  # type: ignore[return-value]
+
+    def write(self, what: str, work: Callable[[Connection], object]) -> None:
+        """`run` for a write of rows with fresh ids: when its connection died after the write
+        was sent, it may have committed, and a unique violation on the retry means it did."""
+        self._attempt(what, work, committed_if_duplicate=True)
+
+    def _attempt(self, what: str, work: Callable[[Connection], T], *, committed_if_duplicate: bool) -> T | None:
+        deadline = time.monotonic() + self._retry_timeout
+        pause = 0.05
+        lost_at: float | None = None
+        while True:
+            try:
+                with self._opened().connection() as connection:
+                    result = work(connection)
+            except _TRANSIENT as exc:
+                now = time.monotonic()
+                if lost_at is None:
+                    lost_at = now
+                    _log.warning(
+                        "PostgreSQL at %s unreachable (%s: %s); retrying for up to %.0f s",
+                        self.address,
+                        what,
+                        _one_line(exc),
+                        self._retry_timeout,
+                    )
+                if now + pause > deadline:
+                    raise ProviderError(
+                        f"PostgreSQL at {self.address} unreachable for {now - lost_at:.1f} s "
+                        f"({what}): {_one_line(exc)}"
+                    ) from exc
+                time.sleep(pause)
+                pause = min(pause * 2, _MAX_RETRY_PAUSE)
+                continue
+            except errors.UniqueViolation as exc:
+                if lost_at is not None and committed_if_duplicate:
+                    _log.warning("%s had committed before the connection to %s was lost", what, self.address)
+                    return None
+                raise InvalidArgumentError(
+                    f"PostgreSQL at {self.address} refused to {what}: {_one_line(exc)}"
+                ) from exc
+            except errors.UntranslatableCharacter as exc:
+                raise SerializationError(
+                    f"cannot store a value ({what}): PostgreSQL refused it: {_one_line(exc)}"
+                ) from exc
+            except psycopg.DataError as exc:
+                raise InvalidArgumentError(
+                    f"PostgreSQL at {self.address} refused a value ({what}): {_one_line(exc)}"
+                ) from exc
+            except psycopg.Error as exc:
+                raise ProviderError(f"PostgreSQL at {self.address}: {what} failed: {_one_line(exc)}") from exc
+            if lost_at is not None:
+                _log.warning(
+                    "PostgreSQL at %s reachable again after %.1f s (%s)",
+                    self.address,
+                    time.monotonic() - lost_at,
+                    what,
+                )
+            return result

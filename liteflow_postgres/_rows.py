@@ -1,0 +1,250 @@
+"""How records become rows and rows records: times as ``timestamptz``, user values as ``jsonb``.
+
+``timestamptz`` keeps microseconds, so times round-trip exactly and SQL compares them exactly.
+An instance is one row; its execution pointers are one ``jsonb`` array of objects holding the
+fields (see `record_schema`) that differ from a new pointer's, times as ISO 8601 text, so an
+operator can read and query them. Payloads go through the provider's `Serializer`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from liteflow.core.clock import to_utc
+from liteflow.core.errors import InvalidArgumentError, SerializationError
+from liteflow.core.record_schema import (
+    POINTER_ID_LISTS,
+    POINTER_PAYLOADS,
+    POINTER_TIMES,
+    WORKFLOW_PLAIN,
+    check_plain,
+    restore_pointer,
+)
+from liteflow.core.record_schema import POINTER_PLAIN as SCHEMA_POINTER_PLAIN
+from liteflow.core.records import (
+    Event,
+    EventSubscription,
+    ExecutionError,
+    ExecutionPointer,
+    WorkflowInstance,
+    event_key_text,
+)
+from liteflow.core.serialization import Serializer
+
+__all__ = [
+    "EVENT_COLUMNS",
+    "SUBSCRIPTION_COLUMNS",
+    "WORKFLOW_COLUMNS",
+    "Rows",
+    "error_from_row",
+    "error_row",
+    "stored_time",
+    "subscription_from_row",
+    "subscription_row",
+]
+
+WORKFLOW_COLUMNS = (
+    "id",
+    "workflow_definition_id",
+    "version",
+    "description",
+    "reference",
+    "parent_workflow_id",
+    "status",
+    "next_execution",
+    "create_time",
+    "complete_time",
+    "data",
+    "execution_pointers",
+)
+SUBSCRIPTION_COLUMNS = (
+    "id",
+    "workflow_id",
+    "step_id",
+    "execution_pointer_id",
+    "event_name",
+    "event_key",
+    "subscribe_as_of",
+)
+EVENT_COLUMNS = ("id", "event_name", "event_key", "event_data", "event_time", "is_processed")
+
+# Pointer fields stored only when they differ from a new pointer's (most of them do not).
+_POINTER_DEFAULTS = tuple(
+    (name, default)
+    for name, default in vars(ExecutionPointer()).items()
+    if name in SCHEMA_POINTER_PLAIN or name in POINTER_ID_LISTS
+)
+
+
+def stored_time(value: Any, what: str) -> datetime | None:
+    """A time as PostgreSQL takes it: aware UTC (a naive one is taken as UTC)."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise InvalidArgumentError(f"{what} must be a datetime, got {type(value).__name__}: {value!r}")
+    return to_utc(value)
+
+
+def _loaded_time(value: Any, where: str) -> datetime | None:
+    if value is None:
+        return None
+    if type(value) is not datetime:
+        raise SerializationError(f"cannot load {where}: holds {type(value).__name__}, expected a time")
+    return value.astimezone(timezone.utc)
+
+
+def _pointer_time_from_text(value: Any, where: str) -> datetime | None:
+    if value is None:
+        return None
+    if type(value) is not str:
+        raise SerializationError(f"cannot load {where}: holds {type(value).__name__}, expected a time")
+    try:
+        return to_utc(datetime.fromisoformat(value))
+    except ValueError:
+        raise SerializationError(f"cannot load {where}: {value!r} is not a time") from None
+
+
+class Rows:
+    """Instances and events to rows and back, their payloads through `serializer`."""
+
+    def __init__(self, serializer: Serializer) -> None:
+        self._serializer = serializer
+
+    def _payload(self, value: Any, path: str) -> Jsonb:
+        return Jsonb(self._serializer.to_document(value, path))
+
+    def _value(self, document: Any, where: str) -> Any:
+        try:
+            return self._serializer.from_document(document)
+        except SerializationError as exc:
+            raise SerializationError(f"cannot load {where}: {exc}") from exc
+
+    def _pointer_documents(self, pointers: Sequence[ExecutionPointer]) -> list[dict[str, Any]]:
+        to_document = self._serializer.to_document
+        documents = []
+        for index, pointer in enumerate(pointers):
+            state = vars(pointer)
+            document = {name: state[name] for name, default in _POINTER_DEFAULTS if state[name] != default}
+            for name in POINTER_TIMES:
+                value = state[name]
+                if value is not None:
+                    document[name] = stored_time(value, f"execution_pointers[{index}].{name}").isoformat()  # type: ignore[union-attr]
+            for name in POINTER_PAYLOADS:
+                value = state[name]
+                if value is not None:
+                    document[name] = to_document(value, f"execution_pointers[{index}].{name}")
+            documents.append(document)
+        return documents
+
+    def workflow_row(self, workflow: WorkflowInstance, workflow_id: str) -> tuple[Any, ...]:
+        """Every column, serialized (a bad value raises here, before anything is written)."""
+        return (
+            workflow_id,
+            workflow.workflow_definition_id,
+            workflow.version,
+            workflow.description,
+            workflow.reference,
+            workflow.parent_workflow_id,
+            workflow.status,
+            stored_time(workflow.next_execution, "next_execution"),
+            stored_time(workflow.create_time, "create_time"),
+            stored_time(workflow.complete_time, "complete_time"),
+            self._payload(workflow.data, "data"),
+            Jsonb(self._pointer_documents(workflow.execution_pointers)),
+        )
+
+    def workflow_from_row(self, row: Sequence[Any]) -> WorkflowInstance:
+        workflow = WorkflowInstance()
+        (
+            workflow.id,
+            workflow.workflow_definition_id,
+            workflow.version,
+            workflow.description,
+            workflow.reference,
+            workflow.parent_workflow_id,
+            workflow.status,
+            next_execution,
+            create_time,
+            complete_time,
+            data,
+            pointers,
+        ) = row
+        where = f"workflow {workflow.id!r}"
+        for name, kinds in WORKFLOW_PLAIN.items():
+            check_plain("workflow", name, getattr(workflow, name), kinds, where)
+        workflow.next_execution = _loaded_time(next_execution, f"{where} next_execution")
+        workflow.create_time = _loaded_time(create_time, f"{where} create_time")
+        workflow.complete_time = _loaded_time(complete_time, f"{where} complete_time")
+        workflow.data = self._value(data, f"data of {where}")
+        listed = f"execution_pointers of {where}"
+        if type(pointers) is not list or any(type(document) is not dict for document in pointers):
+            raise SerializationError(f"cannot load {listed}: stored value is not a list of objects")
+        workflow.execution_pointers = [
+            restore_pointer(document, _pointer_time_from_text, self._value, f"{listed}[{index}]")
+            for index, document in enumerate(pointers)
+        ]
+        return workflow
+
+    def event_row(self, event: Event, event_id: str) -> tuple[Any, ...]:
+        return (
+            event_id,
+            event.event_name,
+            event_key_text(event.event_key),
+            self._payload(event.event_data, "event_data"),
+            stored_time(event.event_time, "event_time"),
+            bool(event.is_processed),
+        )
+
+    def event_from_row(self, row: Sequence[Any]) -> Event:
+        event = Event()
+        event.id, event.event_name, event.event_key, data, event_time, event.is_processed = row
+        event.event_data = self._value(data, f"event_data of event {event.id!r}")
+        event.event_time = _loaded_time(event_time, f"event {event.id!r} event_time")
+        return event
+
+
+def subscription_row(subscription: EventSubscription, subscription_id: str) -> tuple[Any, ...]:
+    return (
+        subscription_id,
+        subscription.workflow_id,
+        subscription.step_id,
+        subscription.execution_pointer_id,
+        subscription.event_name,
+        event_key_text(subscription.event_key),
+        stored_time(subscription.subscribe_as_of, "subscribe_as_of"),
+    )
+
+
+def subscription_from_row(row: Sequence[Any]) -> EventSubscription:
+    subscription = EventSubscription()
+    (
+        subscription.id,
+        subscription.workflow_id,
+        subscription.step_id,
+        subscription.execution_pointer_id,
+        subscription.event_name,
+        subscription.event_key,
+        as_of,
+    ) = row
+    subscription.subscribe_as_of = _loaded_time(as_of, f"subscription {subscription.id!r} subscribe_as_of")
+    return subscription
+
+
+def error_row(error: ExecutionError) -> tuple[Any, ...]:
+    return (
+        error.workflow_id,
+        error.execution_pointer_id,
+        stored_time(error.error_time, "error_time"),
+        error.message,
+    )
+
+
+def error_from_row(row: Sequence[Any]) -> ExecutionError:
+    error = ExecutionError()
+    error.workflow_id, error.execution_pointer_id, error_time, error.message = row
+    error.error_time = _loaded_time(error_time, f"error of workflow {error.workflow_id!r}")
+    return error

@@ -1,0 +1,108 @@
+"""The SQL the store runs, written once for its schema."""
+
+from __future__ import annotations
+
+from liteflow.core.records import WorkflowInstance
+
+from ._rows import EVENT_COLUMNS, SUBSCRIPTION_COLUMNS, WORKFLOW_COLUMNS
+
+__all__ = ["Statements"]
+
+
+def _placeholders(count: int) -> str:
+    return ", ".join(["%s"] * count)
+
+
+class Statements:
+    """Every statement of the store, for the quoted `schema`."""
+
+    def __init__(self, schema: str) -> None:
+        workflows = f"{schema}.workflows"
+        subscriptions = f"{schema}.subscriptions"
+        events = f"{schema}.events"
+        errors = f"{schema}.execution_errors"
+        workflow_columns = ", ".join(WORKFLOW_COLUMNS)
+        subscription_columns = ", ".join(SUBSCRIPTION_COLUMNS)
+        event_columns = ", ".join(EVENT_COLUMNS)
+        error_columns = "workflow_id, execution_pointer_id, error_time, message"
+
+        self.select_workflows = f"SELECT {workflow_columns} FROM {workflows}"
+        self.select_workflow = f"{self.select_workflows} WHERE id = %s"
+        self.insert_workflow = (
+            f"INSERT INTO {workflows} ({workflow_columns}) VALUES ({_placeholders(len(WORKFLOW_COLUMNS))})"
+        )
+        # An instance never created is stored too, as the in-memory provider does.
+        self.upsert_workflow = f"{self.insert_workflow} ON CONFLICT (id) DO UPDATE SET " + ", ".join(
+            f"{name} = excluded.{name}" for name in WORKFLOW_COLUMNS[1:]
+        )
+        # One statement writes a whole pass: atomic, and one round trip. Each list of new
+        # rows arrives as one array per column.
+        self.persist_changes = f"""WITH
+            workflow AS ({self.upsert_workflow}),
+            subscribed AS (
+                INSERT INTO {subscriptions} ({subscription_columns})
+                SELECT * FROM unnest(%s::text[], %s::text[], %s::integer[], %s::text[], %s::text[],
+                    %s::text[], %s::timestamptz[])),
+            ended AS (DELETE FROM {subscriptions} WHERE id = ANY(%s::text[])),
+            failed AS (
+                INSERT INTO {errors} ({error_columns})
+                SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::text[])),
+            published AS (
+                INSERT INTO {events} ({event_columns})
+                SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::jsonb[], %s::timestamptz[],
+                    %s::boolean[])),
+            marked AS (
+                UPDATE {events} AS event SET is_processed = mark.processed
+                FROM unnest(%s::text[], %s::boolean[]) AS mark (id, processed) WHERE event.id = mark.id)
+            SELECT 1"""
+        self.quarantine = f"""WITH
+            suspended AS (
+                UPDATE {workflows} SET status = {WorkflowInstance.SUSPENDED}, next_execution = NULL
+                WHERE id = %s RETURNING 1),
+            failed AS (INSERT INTO {errors} ({error_columns}) VALUES (%s, %s, %s, %s))
+            SELECT count(*) FROM suspended"""
+        # Dependents go in the same statement, so a purge never leaves orphans.
+        self.purge = f"""WITH
+            purged AS (
+                DELETE FROM {workflows}
+                WHERE status = %s AND COALESCE(complete_time, create_time) < %s RETURNING id),
+            subscriptions AS (DELETE FROM {subscriptions} WHERE workflow_id IN (SELECT id FROM purged)),
+            errors AS (DELETE FROM {errors} WHERE workflow_id IN (SELECT id FROM purged))
+            SELECT count(*) FROM purged"""
+        self.runnable_workflows = (
+            f"SELECT id FROM {workflows} WHERE status = {WorkflowInstance.RUNNABLE} "
+            "AND next_execution <= %s ORDER BY next_execution, seq"
+        )
+        self.workflow_order = " ORDER BY create_time NULLS FIRST, seq LIMIT %s OFFSET %s"
+
+        self.insert_subscription = (
+            f"INSERT INTO {subscriptions} ({subscription_columns}) "
+            f"VALUES ({_placeholders(len(SUBSCRIPTION_COLUMNS))})"
+        )
+        matching = (
+            f"SELECT {subscription_columns} FROM {subscriptions} WHERE event_name = %s AND {{key}} "
+            "AND (subscribe_as_of IS NULL OR subscribe_as_of <= %s) ORDER BY subscribe_as_of NULLS FIRST, seq"
+        )
+        # `event_key = NULL` matches nothing, and IS NOT DISTINCT FROM cannot use the index.
+        self.matching_subscriptions = matching.format(key="event_key = %s")
+        self.matching_keyless_subscriptions = matching.format(key="event_key IS NULL")
+        self.delete_subscription = f"DELETE FROM {subscriptions} WHERE id = %s"
+
+        self.insert_event = (
+            f"INSERT INTO {events} ({event_columns}) VALUES ({_placeholders(len(EVENT_COLUMNS))})"
+        )
+        self.select_event = f"SELECT {event_columns} FROM {events} WHERE id = %s"
+        self.runnable_events = (
+            f"SELECT id FROM {events} WHERE NOT is_processed AND (event_time IS NULL OR event_time <= %s) "
+            "ORDER BY event_time NULLS FIRST, seq"
+        )
+        since = (
+            f"SELECT id FROM {events} WHERE event_name = %s AND {{key}} "
+            "AND (event_time IS NULL OR event_time >= %s) ORDER BY event_time NULLS FIRST, seq"
+        )
+        self.events_since = since.format(key="event_key = %s")
+        self.keyless_events_since = since.format(key="event_key IS NULL")
+        self.mark_event = f"UPDATE {events} SET is_processed = %s WHERE id = %s"
+
+        self.insert_error = f"INSERT INTO {errors} ({error_columns}) VALUES (%s, %s, %s, %s)"
+        self.select_errors = f"SELECT {error_columns} FROM {errors} WHERE workflow_id = %s ORDER BY id"

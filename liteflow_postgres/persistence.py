@@ -1,0 +1,303 @@
+"""`PostgresPersistenceProvider`: instances, subscriptions, events and errors as rows of one schema."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from liteflow.core.changes import WorkflowChanges
+from liteflow.core.clock import utcnow
+from liteflow.core.errors import InvalidArgumentError
+from liteflow.core.providers import PersistenceProvider
+from liteflow.core.records import Event, EventSubscription, ExecutionError, WorkflowInstance, new_id
+from liteflow.core.serialization import DEFAULT_SERIALIZER, Serializer
+
+from ._database import Connection, Database, ServerAddress, quoted_schema
+from ._rows import (
+    Rows,
+    error_from_row,
+    error_row,
+    stored_time,
+    subscription_from_row,
+    subscription_row,
+)
+from ._schema import PERSISTENCE, migrate
+from ._statements import Statements
+
+__all__ = ["PostgresPersistenceProvider"]
+
+
+def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Rows turned into one list per column (what ``unnest`` takes)."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+
+
+class PostgresPersistenceProvider(PersistenceProvider):
+    """Stores workflows, subscriptions, events and errors in tables of one PostgreSQL schema.
+
+    `dsn` is a ``postgresql://`` URL or a ``key=value`` connection string; `schema` (created
+    when missing) holds the tables, so several applications can share a database. A pass is
+    one statement: the instance and everything it produced, all or nothing. User values are
+    stored as ``jsonb`` through `serializer`, readable and queryable by operators.
+
+    The server must accept a connection within `connect_timeout` seconds at construction.
+    Later, while it cannot be reached (a restart), every call is retried on new connections
+    for up to `retry_timeout` seconds before it raises `ProviderError`. At most
+    `max_connections` connections are open at once.
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        schema: str = "liteflow",
+        serializer: Serializer | None = None,
+        *,
+        connect_timeout: float = 5.0,
+        retry_timeout: float = 30.0,
+        max_connections: int = 10,
+    ) -> None:
+        self._schema = quoted_schema(schema)
+        if serializer is not None and not isinstance(serializer, Serializer):
+            raise InvalidArgumentError(f"serializer must be a Serializer, got {type(serializer).__name__}")
+        self._rows = Rows(serializer or DEFAULT_SERIALIZER)
+        self._sql = Statements(self._schema)
+        self._db = Database(
+            ServerAddress(dsn),
+            connect_timeout=connect_timeout,
+            retry_timeout=retry_timeout,
+            max_connections=max_connections,
+            name="liteflow-persistence",
+        )
+        self.schema = schema
+        self.address = str(self._db.address)
+
+    def __repr__(self) -> str:
+        return f"PostgresPersistenceProvider({self.address!r}, schema={self.schema!r})"
+
+    def start(self) -> None:
+        """Create or migrate the tables (nodes starting at once take turns)."""
+        self._db.run(
+            "create or migrate the tables",
+            lambda connection: migrate(connection, self._schema, "persistence", PERSISTENCE, repr(self)),
+        )
+
+    def close(self) -> None:
+        """Close the connections; a later call opens them again."""
+        self._db.close()
+
+    def _fetch(self, what: str, sql: str, parameters: Sequence[Any]) -> list[Any]:
+        return self._db.run(what, lambda connection: connection.execute(sql, parameters).fetchall())
+
+    def _ids(self, what: str, sql: str, parameters: Sequence[Any]) -> list[str]:
+        return [row[0] for row in self._fetch(what, sql, parameters)]
+
+    # ------------------------------------------------------------------ workflows
+
+    def create_workflow(self, workflow: WorkflowInstance) -> str:
+        workflow_id = workflow.id or new_id()
+        row = self._rows.workflow_row(workflow, workflow_id)
+        self._db.write(
+            f"create workflow {workflow_id}", lambda connection: connection.execute(self._sql.insert_workflow, row)
+        )
+        workflow.id = workflow_id
+        return workflow_id
+
+    def persist_workflow(
+        self, workflow: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()
+    ) -> None:
+        self.persist_changes(WorkflowChanges(workflow, subscriptions=list(subscriptions)))
+
+    def persist_changes(self, changes: WorkflowChanges) -> None:
+        """One statement: the instance alone, or with everything its pass produced."""
+        workflow = changes.workflow
+        if not workflow.id:
+            raise InvalidArgumentError("persist_workflow needs an instance with an id; create_workflow it first")
+        # Everything is serialized before anything is sent, so a bad value changes nothing.
+        row = self._rows.workflow_row(workflow, workflow.id)
+        if not changes.has_side_effects:
+            self._db.run(
+                f"write workflow {workflow.id}",
+                lambda connection: connection.execute(self._sql.upsert_workflow, row),
+            )
+            return
+        subscription_ids = [subscription.id or new_id() for subscription in changes.subscriptions]
+        event_ids = [event.id or new_id() for event in changes.events]
+        parameters = [
+            *row,
+            *_columns(
+                [subscription_row(s, i) for s, i in zip(changes.subscriptions, subscription_ids, strict=True)],
+                7,
+            ),
+            list(changes.ended_subscriptions),
+            *_columns([error_row(error) for error in changes.errors], 4),
+            *_columns(
+                [self._rows.event_row(e, i) for e, i in zip(changes.events, event_ids, strict=True)], 6
+            ),
+            list(changes.event_marks),
+            list(changes.event_marks.values()),
+        ]
+        self._db.write(
+            f"write workflow {workflow.id} and its pass",
+            lambda connection: connection.execute(self._sql.persist_changes, parameters),
+        )
+        for subscription, subscription_id in zip(changes.subscriptions, subscription_ids, strict=True):
+            subscription.id = subscription_id
+        for event, event_id in zip(changes.events, event_ids, strict=True):
+            event.id = event_id
+
+    def quarantine_workflow(self, workflow_id: str, error: ExecutionError) -> bool:
+        """One statement: the status columns and the error; the row that cannot be loaded stays."""
+        parameters = (workflow_id, *error_row(error))
+        (suspended,) = self._fetch(f"suspend workflow {workflow_id}", self._sql.quarantine, parameters)[0]
+        return bool(suspended)
+
+    def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance | None:
+        rows = self._fetch(f"load workflow {workflow_id}", self._sql.select_workflow, (workflow_id,))
+        return self._rows.workflow_from_row(rows[0]) if rows else None
+
+    def get_workflow_instances(
+        self,
+        status: int | None = None,
+        definition_id: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        skip: int = 0,
+        take: int = 100,
+    ) -> list[WorkflowInstance]:
+        if skip < 0 or take < 0:
+            raise InvalidArgumentError(f"skip and take must not be negative, got skip={skip}, take={take}")
+        conditions: list[str] = []
+        parameters: list[Any] = []
+        for condition, value in (
+            ("status = %s", status),
+            ("workflow_definition_id = %s", definition_id),
+            ("create_time >= %s", stored_time(created_from, "created_from")),
+            ("create_time <= %s", stored_time(created_to, "created_to")),
+        ):
+            if value is not None:
+                conditions.append(condition)
+                parameters.append(value)
+        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        rows = self._fetch(
+            "query workflows",
+            f"{self._sql.select_workflows}{where}{self._sql.workflow_order}",
+            (*parameters, take, skip),
+        )
+        return [self._rows.workflow_from_row(row) for row in rows]
+
+    def purge_workflows(self, status: int, older_than: datetime) -> int:
+        parameters = (status, stored_time(older_than, "older_than"))
+        (purged,) = self._fetch("purge workflows", self._sql.purge, parameters)[0]
+        return int(purged)
+
+    def get_runnable_instances(self, as_at: datetime | None = None) -> list[str]:
+        limit = stored_time(utcnow() if as_at is None else as_at, "as_at")
+        return self._ids("find runnable workflows", self._sql.runnable_workflows, (limit,))
+
+    # ------------------------------------------------------------------ subscriptions
+
+    def create_subscription(self, subscription: EventSubscription) -> str:
+        subscription_id = subscription.id or new_id()
+        row = subscription_row(subscription, subscription_id)
+        self._db.write(
+            f"create subscription {subscription_id}",
+            lambda connection: connection.execute(self._sql.insert_subscription, row),
+        )
+        subscription.id = subscription_id
+        return subscription_id
+
+    def get_subscriptions(
+        self, event_name: str, event_key: str | None, as_of: datetime
+    ) -> list[EventSubscription]:
+        sql, parameters = self._by_key(
+            self._sql.matching_subscriptions,
+            self._sql.matching_keyless_subscriptions,
+            event_name,
+            event_key,
+            stored_time(as_of, "as_of"),
+        )
+        rows = self._fetch(f"find subscriptions to {event_name}/{event_key}", sql, parameters)
+        return [subscription_from_row(row) for row in rows]
+
+    @staticmethod
+    def _by_key(
+        keyed: str, keyless: str, name: str, key: str | None, when: datetime | None
+    ) -> tuple[str, tuple[Any, ...]]:
+        """The query for (name, key), or for (name, no key): ``= NULL`` would match nothing."""
+        if key is None:
+            return keyless, (name, when)
+        return keyed, (name, str(key), when)
+
+    def terminate_subscription(self, subscription_id: str) -> None:
+        self._db.run(
+            f"terminate subscription {subscription_id}",
+            lambda connection: connection.execute(self._sql.delete_subscription, (subscription_id,)),
+        )
+
+    # ------------------------------------------------------------------ events
+
+    def create_event(self, event: Event) -> str:
+        event_id = event.id or new_id()
+        row = self._rows.event_row(event, event_id)
+        self._db.write(
+            f"create event {event_id}", lambda connection: connection.execute(self._sql.insert_event, row)
+        )
+        event.id = event_id
+        return event_id
+
+    def get_event(self, event_id: str) -> Event | None:
+        rows = self._fetch(f"load event {event_id}", self._sql.select_event, (event_id,))
+        return self._rows.event_from_row(rows[0]) if rows else None
+
+    def get_runnable_events(self, as_at: datetime | None = None) -> list[str]:
+        limit = stored_time(utcnow() if as_at is None else as_at, "as_at")
+        return self._ids("find runnable events", self._sql.runnable_events, (limit,))
+
+    def get_events(self, event_name: str, event_key: str | None, as_of: datetime) -> list[str]:
+        sql, parameters = self._by_key(
+            self._sql.events_since,
+            self._sql.keyless_events_since,
+            event_name,
+            event_key,
+            stored_time(as_of, "as_of"),
+        )
+        return self._ids(f"find events {event_name}/{event_key}", sql, parameters)
+
+    def mark_event_processed(self, event_id: str) -> None:
+        self._mark_event(event_id, True)
+
+    def mark_event_unprocessed(self, event_id: str) -> None:
+        self._mark_event(event_id, False)
+
+    def _mark_event(self, event_id: str, processed: bool) -> None:
+        self._db.run(
+            f"mark event {event_id}",
+            lambda connection: connection.execute(self._sql.mark_event, (processed, event_id)),
+        )
+
+    def mark_event_failed(self, event_id: str, error: ExecutionError) -> None:
+        """The error and the mark in one transaction."""
+
+        def work(connection: Connection) -> None:
+            with connection.transaction():
+                connection.execute(self._sql.insert_error, error_row(error))
+                connection.execute(self._sql.mark_event, (True, event_id))
+
+        self._db.run(f"record the failure of event {event_id}", work)
+
+    # ------------------------------------------------------------------ errors
+
+    def persist_errors(self, errors: Sequence[ExecutionError]) -> None:
+        rows = [error_row(error) for error in errors]
+
+        def work(connection: Connection) -> None:
+            with connection.transaction():
+                connection.cursor().executemany(self._sql.insert_error, rows)
+
+        if rows:
+            self._db.run("record execution errors", work)
+
+    def get_errors(self, workflow_id: str) -> list[ExecutionError]:
+        rows = self._fetch(f"load errors of workflow {workflow_id}", self._sql.select_errors, (workflow_id,))
+        return [error_from_row(row) for row in rows]

@@ -8,6 +8,8 @@ locks, which end with their holder's session).
 
 from __future__ import annotations
 
+from .lock import PostgresLockProvider
 from .persistence import PostgresPersistenceProvider
+from .queue import PostgresQueueProvider
 
-__all__ = ["PostgresPersistenceProvider"]
+__all__ = ["PostgresLockProvider", "PostgresPersistenceProvider", "PostgresQueueProvider"]

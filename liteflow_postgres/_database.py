@@ -25,6 +25,7 @@ from liteflow.core.errors import InvalidArgumentError, ProviderError, Serializat
 __all__ = [
     "Connection",
     "Database",
+    "Outage",
     "ServerAddress",
     "check_seconds",
     "quoted_schema",
@@ -128,6 +129,7 @@ class Database:
         self._options = options or {}
         self._pool: ConnectionPool[Connection] | None = None
         self._pool_lock = threading.Lock()
+        self._outage = Outage(address, self._retry_timeout)
         # Fail here, where the address was given, rather than in a worker thread later.
         address.connect(self._connect_timeout, **self._options).close()
 
@@ -159,44 +161,41 @@ class Database:
         if pool is not None:
             pool.close()
 
-    def run(self, what: str, work: Callable[[Connection], T]) -> T:
-        """`work` on a pooled connection, retried on a new one while the server cannot be reached."""
-        return self._attempt(what, work, committed_if_duplicate=False)  # type: ignore[return-value]
+    def run(self, what: str, work: Callable[[Connection], T], *, retry_for: float | None = None) -> T:
+        """`work` on a pooled connection, retried on a new one while the server cannot be
+        reached, for `retry_for` seconds (default: the retry timeout)."""
+        return self._attempt(what, work, retry_for, committed_if_duplicate=False)  # type: ignore[return-value]
 
     def write(self, what: str, work: Callable[[Connection], object]) -> None:
         """`run` for a write of rows with fresh ids: when its connection died after the write
         was sent, it may have committed, and a unique violation on the retry means it did."""
-        self._attempt(what, work, committed_if_duplicate=True)
+        self._attempt(what, work, None, committed_if_duplicate=True)
 
-    def _attempt(self, what: str, work: Callable[[Connection], T], *, committed_if_duplicate: bool) -> T | None:
-        deadline = time.monotonic() + self._retry_timeout
+    def _attempt(
+        self, what: str, work: Callable[[Connection], T], retry_for: float | None, *, committed_if_duplicate: bool
+    ) -> T | None:
+        started = time.monotonic()
+        deadline = started + (self._retry_timeout if retry_for is None else retry_for)
         pause = 0.05
-        lost_at: float | None = None
+        retried = False
         while True:
             try:
                 with self._opened().connection() as connection:
                     result = work(connection)
             except _TRANSIENT as exc:
                 now = time.monotonic()
-                if lost_at is None:
-                    lost_at = now
-                    _log.warning(
-                        "PostgreSQL at %s unreachable (%s: %s); retrying for up to %.0f s",
-                        self.address,
-                        what,
-                        _one_line(exc),
-                        self._retry_timeout,
-                    )
+                self._outage.lost(what, exc)
                 if now + pause > deadline:
                     raise ProviderError(
-                        f"PostgreSQL at {self.address} unreachable for {now - lost_at:.1f} s "
+                        f"PostgreSQL at {self.address} unreachable for {now - started:.1f} s "
                         f"({what}): {_one_line(exc)}"
                     ) from exc
                 time.sleep(pause)
                 pause = min(pause * 2, _MAX_RETRY_PAUSE)
+                retried = True
                 continue
             except errors.UniqueViolation as exc:
-                if lost_at is not None and committed_if_duplicate:
+                if retried and committed_if_duplicate:
                     _log.warning("%s had committed before the connection to %s was lost", what, self.address)
                     return None
                 raise InvalidArgumentError(
@@ -212,11 +211,41 @@ class Database:
                 ) from exc
             except psycopg.Error as exc:
                 raise ProviderError(f"PostgreSQL at {self.address}: {what} failed: {_one_line(exc)}") from exc
-            if lost_at is not None:
-                _log.warning(
-                    "PostgreSQL at %s reachable again after %.1f s (%s)",
-                    self.address,
-                    time.monotonic() - lost_at,
-                    what,
-                )
+            if retried:
+                self._outage.over(what)
             return result
+
+
+class Outage:
+    """Logs once when the server stops answering and once when it answers again, however
+    many threads notice."""
+
+    def __init__(self, address: ServerAddress, retry_timeout: float) -> None:
+        self._address = address
+        self._retry_timeout = retry_timeout
+        self._lock = threading.Lock()
+        self._since: float | None = None
+
+    def lost(self, what: str, exc: BaseException) -> None:
+        with self._lock:
+            if self._since is not None:
+                return
+            self._since = time.monotonic()
+        _log.warning(
+            "PostgreSQL at %s unreachable (%s: %s); retrying for up to %.0f s",
+            self._address,
+            what,
+            _one_line(exc),
+            self._retry_timeout,
+        )
+
+    def over(self, what: str) -> None:
+        with self._lock:
+            since, self._since = self._since, None
+        if since is not None:
+            _log.warning(
+                "PostgreSQL at %s reachable again after %.1f s (%s)",
+                self._address,
+                time.monotonic() - since,
+                what,
+            )

@@ -34,9 +34,14 @@ __all__ = [
     "REDIS_URLS_ENV",
     "delete_rabbitmq_queues",
     "drop_database",
+    "drop_postgres_schema",
     "new_database_name",
+    "POSTGRES_DEFAULT_URL",
+    "POSTGRES_URL_ENV",
     "ping_azure",
     "ping_mongo",
+    "ping_postgres",
+    "postgres_test_database",
     "ping_rabbitmq",
     "ping_redis_servers",
     "rabbitmq_channel",
@@ -44,6 +49,7 @@ __all__ = [
     "require_azure",
     "require_azurite_on_default_ports",
     "require_mongo",
+    "require_postgres",
     "require_rabbitmq",
     "require_rabbitmq_control",
     "require_redis",
@@ -122,6 +128,54 @@ def drop_database(uri: str, name: str) -> None:
         client.drop_database(name)
     finally:
         client.close()
+
+
+POSTGRES_URL_ENV = "LITEFLOW_POSTGRES_URL"
+POSTGRES_DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def ping_postgres(url: str) -> None:
+    import psycopg
+
+    try:
+        psycopg.connect(url, connect_timeout=2).close()
+    except psycopg.Error as exc:
+        raise ConnectionError(" ".join(str(exc).split())) from exc
+
+
+def require_postgres() -> str:
+    """The PostgreSQL server the tests use (its URL names a database to connect to for admin work)."""
+    return require_server("PostgreSQL", POSTGRES_URL_ENV, POSTGRES_DEFAULT_URL, ping_postgres)
+
+
+_run_databases: dict[str, str] = {}
+
+
+def postgres_test_database() -> str:
+    """The DSN of this test run's own database: created on first use, dropped when the run ends.
+    Each test then keeps to a schema of its own in it."""
+    import atexit
+
+    from psycopg.conninfo import make_conninfo
+
+    server = require_postgres()
+    if server not in _run_databases:
+        name = f"liteflow_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        _postgres_admin(server, f'CREATE DATABASE "{name}"')
+        atexit.register(_postgres_admin, server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _run_databases[server] = make_conninfo(server, dbname=name)
+    return _run_databases[server]
+
+
+def _postgres_admin(url: str, statement: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True, connect_timeout=5) as connection:
+        connection.execute(statement)
+
+
+def drop_postgres_schema(dsn: str, schema: str) -> None:
+    _postgres_admin(dsn, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 RABBITMQ_URL_ENV = "LITEFLOW_RABBITMQ_URL"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, closing, contextmanager
 from datetime import timedelta
@@ -26,7 +27,13 @@ from liteflow.core import (
     configure_workflow_host,
 )
 from liteflow.core.clock import MAX_TIME
-from tests.servers import drop_database, new_database_name, require_mongo
+from tests.servers import (
+    drop_database,
+    drop_postgres_schema,
+    new_database_name,
+    postgres_test_database,
+    require_mongo,
+)
 
 T = TypeVar("T")
 LockT = TypeVar("LockT", bound=LockProvider)
@@ -109,9 +116,29 @@ def mongo_persistence() -> Iterator[PersistenceProvider]:
         drop_database(uri, name)
 
 
+@contextmanager
+def postgres_persistence() -> Iterator[PersistenceProvider]:
+    """A fresh schema in this test run's PostgreSQL database, dropped afterwards."""
+    from liteflow_postgres import PostgresPersistenceProvider
+
+    dsn = postgres_test_database()
+    schema = f"test_{uuid.uuid4().hex[:16]}"
+    provider = PostgresPersistenceProvider(dsn, schema=schema)
+    try:
+        yield provider
+    finally:
+        provider.close()
+        drop_postgres_schema(dsn, schema)
+
+
 def persistence_factories() -> dict[str, PersistenceFactory]:
     """Every persistence provider the scenario suite runs on, by name."""
-    return {"memory": memory_persistence, "sqlite": sqlite_persistence, "mongo": mongo_persistence}
+    return {
+        "memory": memory_persistence,
+        "sqlite": sqlite_persistence,
+        "mongo": mongo_persistence,
+        "postgres": postgres_persistence,
+    }
 
 
 class Scenario:

@@ -45,7 +45,7 @@ class PostgresQueueProvider(QueueProvider):
         schema: str = "liteflow",
         *,
         visibility_timeout: float = 60.0,
-        dequeue_timeout: float = 1.0,
+        dequeue_timeout: float = 2.0,
         connect_timeout: float = 5.0,
         retry_timeout: float = 30.0,
         max_connections: int = 10,
@@ -119,15 +119,13 @@ class PostgresQueueProvider(QueueProvider):
                     return None
                 seen = self._arrivals[queue]
             item = self._take_one(queue, deadline)
-            if item is not None:
+            remaining = deadline - time.monotonic()
+            if item is not None or remaining <= 0:
                 return item
+            # Woken by a new item, or at the deadline for one last look: an item whose
+            # visibility timeout ran out comes back without a notification.
             with self._mutex:
-                arrived = waiters.wait_for(
-                    lambda: self._arrivals[queue] != seen or self._draining,
-                    deadline - time.monotonic(),
-                )
-            if not arrived:
-                return None
+                waiters.wait_for(lambda: self._arrivals[queue] != seen or self._draining, remaining)
 
     def _take_one(self, queue: QueueType, deadline: float) -> str | None:
         """The oldest waiting item, or None; a server that cannot be reached before `deadline`

@@ -9,7 +9,7 @@
 #   bash scripts/services.sh stop-redis PORT      stop one of our Redis servers (fault tests)
 #   bash scripts/services.sh start-redis PORT     start it again
 #
-# SERVER is one of: redis rabbitmq azurite mongo (default: all). State, logs and
+# SERVER is one of: redis rabbitmq azurite mongo postgres (default: all). State, logs and
 # installs live under .services/ in the checkout (git-ignored). See scripts/README.md.
 set -euo pipefail
 
@@ -25,13 +25,15 @@ AZURITE_PORTS=(10000 10001 10002) # blob, queue, table
 MONGO_PORT=27018
 MONGO_PIP_SPECS=("mongoeco[wire]==4.11.0" "pymongo>=4.20,<5")
 MONGO_VENV="$SVC/mongoeco-venv"
-ALL_SERVERS=(redis rabbitmq azurite mongo)
+POSTGRES_PORT=5432
+ALL_SERVERS=(redis rabbitmq azurite mongo postgres)
 
 # Deadlines in seconds (override through the environment if a machine is slow).
 REDIS_DEADLINE=${SERVICES_REDIS_DEADLINE:-15}
 RABBITMQ_DEADLINE=${SERVICES_RABBITMQ_DEADLINE:-90}
 AZURITE_DEADLINE=${SERVICES_AZURITE_DEADLINE:-45}
 MONGO_DEADLINE=${SERVICES_MONGO_DEADLINE:-30}
+POSTGRES_DEADLINE=${SERVICES_POSTGRES_DEADLINE:-60}
 STOP_DEADLINE=${SERVICES_STOP_DEADLINE:-20}
 
 AZURITE_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
@@ -523,6 +525,54 @@ status_mongo() {
     fi
 }
 
+# ---------------------------------------------------------------- PostgreSQL (the machine's server)
+
+# These machines run PostgreSQL 15 (Debian's cluster "main") before any work begins, shared by
+# everyone on the machine: it is reused, started with pg_ctlcluster if it does not answer,
+# installed from Debian only when missing, and never stopped here. Tests make their own databases.
+
+postgres_ready() { pg_isready -q -h 127.0.0.1 -p "$POSTGRES_PORT" -t 2 2>/dev/null; }
+
+postgres_version() { ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1; }
+
+ensure_postgres_installed() {
+    command -v pg_isready >/dev/null && command -v pg_ctlcluster >/dev/null && [[ -n $(postgres_version) ]] && return 0
+    apt_install postgresql
+    local hba
+    hba="/etc/postgresql/$(postgres_version)/main/pg_hba.conf"
+    [[ -f $hba ]] || die "postgres: installed, but $hba is missing"
+    # What these machines are set up with: trust for local sockets and 127.0.0.1.
+    printf 'local all all trust\nhost all all 127.0.0.1/32 trust\n' >"$hba"
+    pg_ctlcluster --skip-systemctl-redirect "$(postgres_version)" main reload >/dev/null 2>&1 || true # if running
+}
+
+start_postgres() {
+    if postgres_ready; then
+        say "postgres: reusing the server on port $POSTGRES_PORT (the machine's)"
+        return 0
+    fi
+    ensure_postgres_installed
+    local version
+    version=$(postgres_version)
+    printf -- '--- %s services.sh start postgres\n' "$(date -Is)" >>"$SVC/postgres.log"
+    postgres_ready && { say "postgres: installed cluster $version/main, running"; return 0; }
+    install -d -o postgres -g postgres -m 2775 /var/run/postgresql # a tmpfs: gone after a reboot
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start >>"$SVC/postgres.log" 2>&1 ||
+        { tail -n 20 "$SVC/postgres.log" >&2; die "postgres: pg_ctlcluster $version main start failed (log: $SVC/postgres.log)"; }
+    wait_ready postgres "$SVC/postgres.log" "$POSTGRES_DEADLINE" - postgres_ready
+    say "postgres: started cluster $version/main on port $POSTGRES_PORT"
+}
+
+stop_postgres() { say "postgres: the machine's server, left running"; }
+
+status_postgres() {
+    if postgres_ready; then
+        say "postgres: up (the machine's, port $POSTGRES_PORT)"
+    else
+        say "postgres: DOWN"; return 1
+    fi
+}
+
 # ---------------------------------------------------------------- commands
 
 print_env() {
@@ -533,6 +583,7 @@ print_env() {
     printf "export LITEFLOW_AZURE_CONNECTION_STRING='%s'\n" \
         "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$AZURITE_KEY;BlobEndpoint=http://127.0.0.1:${AZURITE_PORTS[0]}/devstoreaccount1;QueueEndpoint=http://127.0.0.1:${AZURITE_PORTS[1]}/devstoreaccount1;TableEndpoint=http://127.0.0.1:${AZURITE_PORTS[2]}/devstoreaccount1;"
     printf 'export LITEFLOW_MONGO_URI=%s\n' "mongodb://127.0.0.1:$MONGO_PORT/"
+    printf 'export LITEFLOW_POSTGRES_URL=%s\n' "postgresql://postgres@127.0.0.1:$POSTGRES_PORT/postgres"
 }
 
 # servers_from ARGS...: validate names, default to all.
@@ -543,9 +594,10 @@ servers_from() {
     local s
     for s in "$@"; do
         case $s in
-            redis | rabbitmq | azurite | mongo) SERVERS+=("$s") ;;
+            redis | rabbitmq | azurite | mongo | postgres) SERVERS+=("$s") ;;
             rabbit) SERVERS+=(rabbitmq) ;;
             mongodb | mongoeco) SERVERS+=(mongo) ;;
+            postgres | postgresql | pg) SERVERS+=(postgres) ;;
             *) die "unknown server '$s' (expected: ${ALL_SERVERS[*]})" ;;
         esac
     done

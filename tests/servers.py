@@ -41,6 +41,7 @@ __all__ = [
     "ping_azure",
     "ping_mongo",
     "ping_postgres",
+    "postgres_admin",
     "postgres_test_database",
     "ping_rabbitmq",
     "ping_redis_servers",
@@ -161,13 +162,14 @@ def postgres_test_database() -> str:
     server = require_postgres()
     if server not in _run_databases:
         name = f"liteflow_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-        _postgres_admin(server, f'CREATE DATABASE "{name}"')
-        atexit.register(_postgres_admin, server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        postgres_admin(server, f'CREATE DATABASE "{name}"')
+        atexit.register(postgres_admin, server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         _run_databases[server] = make_conninfo(server, dbname=name)
     return _run_databases[server]
 
 
-def _postgres_admin(url: str, statement: str) -> None:
+def postgres_admin(url: str, statement: str) -> None:
+    """Run one statement outside a transaction (CREATE/DROP DATABASE need that)."""
     import psycopg
 
     with psycopg.connect(url, autocommit=True, connect_timeout=5) as connection:
@@ -175,7 +177,7 @@ def _postgres_admin(url: str, statement: str) -> None:
 
 
 def drop_postgres_schema(dsn: str, schema: str) -> None:
-    _postgres_admin(dsn, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    postgres_admin(dsn, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 RABBITMQ_URL_ENV = "LITEFLOW_RABBITMQ_URL"

@@ -27,7 +27,7 @@ from tests.cluster.workflow import (
     expected_result,
     read_journals,
 )
-from tests.servers import require_azure, require_mongo, require_rabbitmq, require_redis
+from tests.servers import require_azure, require_mongo, require_postgres, require_rabbitmq, require_redis
 from tests.support import wait_until
 
 __all__ = ["Cluster", "Outcome", "Process", "require_stack", "stack_unreachable"]
@@ -48,6 +48,7 @@ def require_stack(stack_name: str) -> None:
         "rabbitmq": require_rabbitmq,
         "redlock": require_redis,
         "azure": require_azure,
+        "postgres": require_postgres,
     }
     for kind, check in checks.items():
         if kind in used:
@@ -160,6 +161,7 @@ class Cluster:
         self.run = Run(stack_name, uuid.uuid4().hex[:12], workdir, fast_recovery)
         self.hosts: list[Process] = []
         self._drivers: list[Process] = []
+        self.run.create_server_resources()
 
     def __enter__(self) -> Cluster:
         return self

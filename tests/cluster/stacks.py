@@ -27,12 +27,15 @@ from tests.servers import (
     AZURE_DEFAULT_CONNECTION_STRING,
     MONGO_DEFAULT_URI,
     MONGO_URI_ENV,
+    POSTGRES_DEFAULT_URL,
+    POSTGRES_URL_ENV,
     RABBITMQ_DEFAULT_URL,
     RABBITMQ_URL_ENV,
     REDIS_DEFAULT_URLS,
     REDIS_URLS_ENV,
     delete_rabbitmq_queues,
     drop_database,
+    postgres_admin,
     server_address,
 )
 
@@ -49,8 +52,14 @@ AZURE_VISIBILITY_SECONDS = 10
 #: node stack (whose queue lives in the driver's memory). Every poll re-queues every due instance,
 #: and on the MongoDB wire server (one request at a time) that backlog of duplicates slowed a
 #: 300-instance run by half; so MongoDB runs poll often only when a host is to be killed.
-POLL_INTERVALS = {"sqlite": timedelta(seconds=1), "mongo": timedelta(seconds=60)}
-RECOVERY_POLL_INTERVALS = {"sqlite": timedelta(seconds=1), "mongo": timedelta(seconds=30)}
+POLL_INTERVALS = {"sqlite": timedelta(seconds=1), "mongo": timedelta(seconds=60), "postgres": timedelta(seconds=1)}
+RECOVERY_POLL_INTERVALS = {
+    "sqlite": timedelta(seconds=1),
+    "mongo": timedelta(seconds=30),
+    "postgres": timedelta(seconds=1),
+}
+#: An item taken by a killed host comes back this soon on the PostgreSQL queue.
+POSTGRES_VISIBILITY_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -65,6 +74,7 @@ STACKS = {
     "sqlite+rabbitmq+redlock": Stack("sqlite", "rabbitmq", "redlock"),
     "mongo+azure": Stack("mongo", "azure", "azure"),
     "mongo+rabbitmq+redlock": Stack("mongo", "rabbitmq", "redlock"),
+    "postgres": Stack("postgres", "postgres", "postgres"),
 }
 
 
@@ -92,6 +102,16 @@ class Run:
         return f"liteflow_cluster_{self.run_id}"
 
     @property
+    def postgres_database(self) -> str:
+        return f"liteflow_cluster_{self.run_id}"
+
+    @property
+    def postgres_dsn(self) -> str:
+        from psycopg.conninfo import make_conninfo
+
+        return make_conninfo(_postgres_server(), dbname=self.postgres_database)
+
+    @property
     def queue_prefix(self) -> str:
         return f"liteflow-cluster-{self.run_id}"
 
@@ -109,6 +129,10 @@ class Run:
             from liteflow.core.sqlite import SqlitePersistenceProvider
 
             return SqlitePersistenceProvider(self.sqlite_path)
+        if kind == "postgres":
+            from liteflow_postgres import PostgresPersistenceProvider
+
+            return PostgresPersistenceProvider(self.postgres_dsn)
         from liteflow_mongo import MongoPersistenceProvider
 
         return MongoPersistenceProvider(server_address(MONGO_URI_ENV, MONGO_DEFAULT_URI), self.mongo_database)
@@ -117,6 +141,10 @@ class Run:
         kind = self.stack.queue
         if kind == "local":
             return SingleNodeQueueProvider()
+        if kind == "postgres":
+            from liteflow_postgres import PostgresQueueProvider
+
+            return PostgresQueueProvider(self.postgres_dsn, visibility_timeout=POSTGRES_VISIBILITY_SECONDS)
         if kind == "azure":
             from liteflow_azure import AzureQueueProvider
 
@@ -135,6 +163,10 @@ class Run:
         kind = self.stack.lock
         if kind == "local":
             return LocalLockProvider()
+        if kind == "postgres":
+            from liteflow_postgres import PostgresLockProvider
+
+            return PostgresLockProvider(self.postgres_dsn)
         if kind == "azure":
             from liteflow_azure import AzureLockProvider
 
@@ -164,10 +196,18 @@ class Run:
             shutdown_timeout=timedelta(seconds=10),
         )
 
+    def create_server_resources(self) -> None:
+        """What every process of the run needs before it starts: the run's PostgreSQL database
+        (the other servers create what is missing on first use)."""
+        if self.stack.persistence == "postgres":
+            postgres_admin(_postgres_server(), f'CREATE DATABASE "{self.postgres_database}"')
+
     def remove_server_resources(self) -> None:
         """Delete what this run created on the servers (the SQLite file goes with `workdir`); what
         a run that failed early never created is skipped."""
         stack = self.stack
+        if stack.persistence == "postgres":
+            postgres_admin(_postgres_server(), f'DROP DATABASE IF EXISTS "{self.postgres_database}" WITH (FORCE)')
         if stack.persistence == "mongo":
             drop_database(server_address(MONGO_URI_ENV, MONGO_DEFAULT_URI), self.mongo_database)
         if stack.queue == "rabbitmq":
@@ -207,6 +247,10 @@ class Run:
                     keys = list(client.scan_iter(match=f"{self.lock_prefix}*"))
                     if keys:
                         client.delete(*keys)
+
+
+def _postgres_server() -> str:
+    return server_address(POSTGRES_URL_ENV, POSTGRES_DEFAULT_URL)
 
 
 def _azure_connection_string() -> str:

@@ -22,7 +22,7 @@ __all__: list[str] = []
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
-STACKS = ["mongo+azure", "sqlite+rabbitmq+redlock"]
+STACKS = ["mongo+azure", "sqlite+rabbitmq+redlock", "postgres"]
 INSTANCES = range(300)
 #: The loop only checks its condition here (the crash tests run it): every lap costs the store
 #: a few more writes, and the MongoDB wire server is the bottleneck of these runs.

@@ -172,7 +172,12 @@ class Database:
         self._attempt(what, work, None, committed_if_duplicate=True)
 
     def _attempt(
-        self, what: str, work: Callable[[Connection], T], retry_for: float | None, *, committed_if_duplicate: bool
+        self,
+        what: str,
+        work: Callable[[Connection], T],
+        retry_for: float | None,
+        *,
+        committed_if_duplicate: bool,
     ) -> T | None:
         started = time.monotonic()
         deadline = started + (self._retry_timeout if retry_for is None else retry_for)

@@ -72,7 +72,10 @@ class PostgresLockProvider(LockProvider):
             if self._heartbeat_stop is None:
                 self._heartbeat_stop = threading.Event()
                 threading.Thread(
-                    target=self._beat, args=(self._heartbeat_stop,), name="liteflow-postgres-locks", daemon=True
+                    target=self._beat,
+                    args=(self._heartbeat_stop,),
+                    name="liteflow-postgres-locks",
+                    daemon=True,
                 ).start()
 
     def _key(self, resource: str) -> int:

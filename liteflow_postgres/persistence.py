@@ -98,7 +98,8 @@ class PostgresPersistenceProvider(PersistenceProvider):
         workflow_id = workflow.id or new_id()
         row = self._rows.workflow_row(workflow, workflow_id)
         self._db.write(
-            f"create workflow {workflow_id}", lambda connection: connection.execute(self._sql.insert_workflow, row)
+            f"create workflow {workflow_id}",
+            lambda connection: connection.execute(self._sql.insert_workflow, row),
         )
         workflow.id = workflow_id
         return workflow_id
@@ -112,7 +113,9 @@ class PostgresPersistenceProvider(PersistenceProvider):
         """One statement: the instance alone, or with everything its pass produced."""
         workflow = changes.workflow
         if not workflow.id:
-            raise InvalidArgumentError("persist_workflow needs an instance with an id; create_workflow it first")
+            raise InvalidArgumentError(
+                "persist_workflow needs an instance with an id; create_workflow it first"
+            )
         # Everything is serialized before anything is sent, so a bad value changes nothing.
         row = self._rows.workflow_row(workflow, workflow.id)
         if not changes.has_side_effects:
@@ -126,7 +129,10 @@ class PostgresPersistenceProvider(PersistenceProvider):
         parameters = [
             *row,
             *_columns(
-                [subscription_row(s, i) for s, i in zip(changes.subscriptions, subscription_ids, strict=True)],
+                [
+                    subscription_row(s, i)
+                    for s, i in zip(changes.subscriptions, subscription_ids, strict=True)
+                ],
                 7,
             ),
             list(changes.ended_subscriptions),

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import threading
 import time
+from functools import partial
 
 import psycopg
 
@@ -99,7 +100,10 @@ class PostgresQueueProvider(QueueProvider):
             if self._listener_stop is None:
                 self._listener_stop = threading.Event()
                 threading.Thread(
-                    target=self._listen, args=(self._listener_stop,), name="liteflow-postgres-listener", daemon=True
+                    target=self._listen,
+                    args=(self._listener_stop,),
+                    name="liteflow-postgres-listener",
+                    daemon=True,
                 ).start()
 
     def queue_work(self, queue: QueueType, data: str) -> None:
@@ -125,7 +129,11 @@ class PostgresQueueProvider(QueueProvider):
             # Woken by a new item, or at the deadline for one last look: an item whose
             # visibility timeout ran out comes back without a notification.
             with self._mutex:
-                waiters.wait_for(lambda: self._arrivals[queue] != seen or self._draining, remaining)
+                waiters.wait_for(partial(self._woken, queue, seen), remaining)
+
+    def _woken(self, queue: QueueType, seen: int) -> bool:
+        """Whether an item arrived on `queue` since `seen`, or dequeues are to return; hold `_mutex`."""
+        return self._arrivals[queue] != seen or self._draining
 
     def _take_one(self, queue: QueueType, deadline: float) -> str | None:
         """The oldest waiting item, or None; a server that cannot be reached before `deadline`
@@ -199,7 +207,9 @@ class PostgresQueueProvider(QueueProvider):
                     for notification in connection.notifies(timeout=_LISTEN_SECONDS):
                         self._arrived(_queue_of(notification.payload))
                 except (psycopg.Error, ProviderError) as exc:
-                    _log.warning("queue listener on %s lost its connection (%s); reconnecting", self.address, exc)
+                    _log.warning(
+                        "queue listener on %s lost its connection (%s); reconnecting", self.address, exc
+                    )
                     if connection is not None:
                         connection.close()
                         connection = None
@@ -215,4 +225,3 @@ def _queue_of(payload: str) -> QueueType | None:
         return QueueType(int(payload))
     except ValueError:
         return None
-

@@ -14,7 +14,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from tests.servers import require_address
@@ -60,7 +60,9 @@ class PrivatePostgres:
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self._folder} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run("pg_ctl", "-D", str(self._data), "-o", options, "-l", str(self._folder / "log"), "-w", "start")
+        self._run(
+            "pg_ctl", "-D", str(self._data), "-o", options, "-l", str(self._folder / "log"), "-w", "start"
+        )
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self._data), "-m", "fast", "-w", "stop")
@@ -94,8 +96,6 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         yield servers[0]
     finally:
         if servers:
-            try:
+            with suppress(RuntimeError):
                 servers[0].stop()
-            except RuntimeError:
-                pass
         shutil.rmtree(folder, ignore_errors=True)

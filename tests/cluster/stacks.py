@@ -52,7 +52,11 @@ AZURE_VISIBILITY_SECONDS = 10
 #: node stack (whose queue lives in the driver's memory). Every poll re-queues every due instance,
 #: and on the MongoDB wire server (one request at a time) that backlog of duplicates slowed a
 #: 300-instance run by half; so MongoDB runs poll often only when a host is to be killed.
-POLL_INTERVALS = {"sqlite": timedelta(seconds=1), "mongo": timedelta(seconds=60), "postgres": timedelta(seconds=1)}
+POLL_INTERVALS = {
+    "sqlite": timedelta(seconds=1),
+    "mongo": timedelta(seconds=60),
+    "postgres": timedelta(seconds=1),
+}
 RECOVERY_POLL_INTERVALS = {
     "sqlite": timedelta(seconds=1),
     "mongo": timedelta(seconds=30),
@@ -207,7 +211,9 @@ class Run:
         a run that failed early never created is skipped."""
         stack = self.stack
         if stack.persistence == "postgres":
-            postgres_admin(_postgres_server(), f'DROP DATABASE IF EXISTS "{self.postgres_database}" WITH (FORCE)')
+            postgres_admin(
+                _postgres_server(), f'DROP DATABASE IF EXISTS "{self.postgres_database}" WITH (FORCE)'
+            )
         if stack.persistence == "mongo":
             drop_database(server_address(MONGO_URI_ENV, MONGO_DEFAULT_URI), self.mongo_database)
         if stack.queue == "rabbitmq":

@@ -156,7 +156,9 @@ def test_an_unreachable_server_fails_at_construction_naming_the_address(make: An
         ({"max_connections": 0}, "max_connections"),
     ],
 )
-def test_bad_arguments_are_refused_at_construction(dsn: str, arguments: dict[str, Any], complaint: str) -> None:
+def test_bad_arguments_are_refused_at_construction(
+    dsn: str, arguments: dict[str, Any], complaint: str
+) -> None:
     with pytest.raises(InvalidArgumentError, match=complaint):
         PostgresPersistenceProvider(**{"dsn": dsn, **arguments})
 
@@ -204,7 +206,9 @@ def test_a_new_store_is_at_the_latest_schema_version_and_a_second_start_is_harml
     store: PostgresPersistenceProvider, dsn: str
 ) -> None:
     store.start()
-    assert sql(dsn, f'SELECT component, version FROM "{store.schema}".liteflow_schema') == [("persistence", 1)]
+    assert sql(dsn, f'SELECT component, version FROM "{store.schema}".liteflow_schema') == [
+        ("persistence", 1)
+    ]
 
 
 def test_a_store_from_a_newer_liteflow_is_refused(store: PostgresPersistenceProvider, dsn: str) -> None:

@@ -126,6 +126,50 @@ def _mongo_providers(workdir: Path) -> tuple[dict[str, Any], Cleanup]:
     return {"persistence_service": provider}, drop
 
 
+POSTGRES_URL = os.environ.get("LITEFLOW_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _postgres_probe(allow_install: bool) -> str | None:
+    try:
+        import liteflow_postgres  # noqa: F401
+    except Exception as exc:
+        return f"liteflow_postgres not importable ({type(exc).__name__}: {exc})"
+    if not _server_up(POSTGRES_URL, 5432):
+        return f"no PostgreSQL server at {POSTGRES_URL} (set LITEFLOW_POSTGRES_URL)"
+    return None
+
+
+def postgres_admin(statement: str) -> None:
+    """One statement outside a transaction on the bench's server (CREATE/DROP DATABASE)."""
+    import psycopg
+
+    with psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=5) as connection:
+        connection.execute(statement)
+
+
+def fresh_postgres_database(prefix: str) -> tuple[str, Cleanup]:
+    """A new database on the bench's server: its URL, and the cleanup that drops it."""
+    from psycopg.conninfo import make_conninfo
+
+    database = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    postgres_admin(f'CREATE DATABASE "{database}"')
+
+    def drop() -> None:
+        try:
+            postgres_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        except Exception as exc:
+            print(f"could not drop {database}: {exc}", file=sys.stderr)
+
+    return make_conninfo(POSTGRES_URL, dbname=database), drop
+
+
+def _postgres_providers(workdir: Path) -> tuple[dict[str, Any], Cleanup]:
+    from liteflow_postgres import PostgresPersistenceProvider
+
+    dsn, drop = fresh_postgres_database("liteflow_bench")
+    return {"persistence_service": PostgresPersistenceProvider(dsn)}, drop
+
+
 # --- peers ---------------------------------------------------------------------------------
 
 ORIGINAL_ENV = EnvSpec("original", ("liteflow.core==0.3.1",))
@@ -180,6 +224,16 @@ SYSTEMS: dict[str, System] = {
             _our_command,
             _mongo_providers,
             about=f"this project, MongoPersistenceProvider at {MONGO_URI}",
+        ),
+        System(
+            "postgres",
+            "LiteFlow PostgreSQL",
+            True,
+            _postgres_probe,
+            _our_command,
+            _postgres_providers,
+            about=f"this project, PostgresPersistenceProvider at {POSTGRES_URL} (a fresh database per "
+            "measurement, synchronous_commit=on), single-node queue and lock",
         ),
         System(
             "original",

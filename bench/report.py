@@ -211,7 +211,7 @@ def targets(table: Table) -> list[dict[str, str]]:
         verdict = "not measured" if ok is None else ("PASS" if ok else "MISS")
         found.append({"target": name, "verdict": verdict, "evidence": evidence})
 
-    for system, floor in (("memory", 3000.0), ("sqlite", 1000.0)):
+    for system, floor in (("memory", 3000.0), ("sqlite", 1000.0), ("postgres", 1400.0)):
         if system not in table.systems:
             continue
         points = rates(system)
@@ -230,18 +230,17 @@ def targets(table: Table) -> list[dict[str, str]]:
             add(name, r2 >= 0.75 * r1, f"{100 * (r2 / r1 - 1):+.0f}%: {series}")
         else:
             add(name, None, "needs two counts >= 1,000")
-    if "sqlite" in table.systems:
-        mine = dict(rates("sqlite"))
-        for peer in DURABLE_PEERS:
-            if peer not in table.systems:
-                continue
-            common = [(count, mine[count] / rate) for count, rate in rates(peer) if count in mine]
-            worst = min(common, key=lambda point: point[1]) if common else None
-            add(
-                f"sqlite: >= 8x {SYSTEMS[peer].label} throughput",
-                None if worst is None else worst[1] >= 8.0,
-                "" if worst is None else f"{worst[1]:,.1f}x at n={worst[0]:,} (lowest over common counts)",
-            )
+    for system, peer, factor in DURABLE_PEERS:
+        if system not in table.systems or peer not in table.systems:
+            continue
+        mine = dict(rates(system))
+        common = [(count, mine[count] / rate) for count, rate in rates(peer) if count in mine]
+        worst = min(common, key=lambda point: point[1]) if common else None
+        add(
+            f"{system}: >= {factor:g}x {SYSTEMS[peer].label} throughput",
+            None if worst is None else worst[1] >= factor,
+            "" if worst is None else f"{worst[1]:,.1f}x at n={worst[0]:,} (lowest over common counts)",
+        )
     for system in table.systems:
         if not SYSTEMS[system].ours:
             continue

@@ -195,6 +195,12 @@ def _peer(env: EnvSpec, driver: str) -> tuple[Callable[[bool], str | None], Call
 _original_probe, _original_command = _peer(ORIGINAL_ENV, "original_driver.py")
 _dbos_probe, _dbos_command = _peer(DBOS_ENV, "dbos_driver.py")
 
+
+def _dbos_postgres_probe(allow_install: bool) -> str | None:
+    if not _server_up(POSTGRES_URL, 5432):
+        return f"no PostgreSQL server at {POSTGRES_URL} (set LITEFLOW_POSTGRES_URL)"
+    return _dbos_probe(allow_install)
+
 SYSTEMS: dict[str, System] = {
     system.name: system
     for system in (
@@ -253,6 +259,16 @@ SYSTEMS: dict[str, System] = {
             about="DBOS Transact as shipped: SQLite system database, rollback journal, synchronous=FULL",
         ),
         System(
+            "dbos-postgres",
+            "DBOS PostgreSQL",
+            False,
+            _dbos_postgres_probe,
+            _dbos_command,
+            extra={"variant": "postgres", "postgres_url": POSTGRES_URL},
+            about=f"DBOS Transact on the PostgreSQL server at {POSTGRES_URL} (a fresh database per "
+            "measurement, the server's synchronous_commit=on)",
+        ),
+        System(
             "dbos-wal",
             "DBOS SQLite WAL",
             False,
@@ -265,8 +281,12 @@ SYSTEMS: dict[str, System] = {
 }
 
 #: What runs when --systems is not given (servers that are down are skipped with the reason).
-DEFAULT_SYSTEMS = ("memory", "sqlite", "mongo", "original", "dbos", "dbos-wal")
+DEFAULT_SYSTEMS = ("memory", "sqlite", "mongo", "postgres", "original", "dbos", "dbos-wal", "dbos-postgres")
 #: --quick leaves out the second DBOS variant to stay within about a minute.
 QUICK_SYSTEMS = ("memory", "sqlite", "mongo", "original", "dbos")
-#: The peer each durable target is measured against.
-DURABLE_PEERS = ("dbos", "dbos-wal")
+#: The durable targets: (this project's system, the peer it is measured against, how many times faster).
+DURABLE_PEERS = (
+    ("sqlite", "dbos", 8.0),
+    ("sqlite", "dbos-wal", 8.0),
+    ("postgres", "dbos-postgres", 10.0),
+)

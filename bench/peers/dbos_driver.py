@@ -5,10 +5,11 @@ Same workloads as the LiteFlow drivers, in DBOS's own idiom: a @DBOS.workflow ca
 topic (the workflow id is the key); timers are DBOS.sleep; a foreach is a loop of steps (DBOS
 has no parallel foreach primitive inside a workflow).
 
-Two storage variants: "default" is DBOS as shipped (SQLite rollback journal, synchronous=FULL:
+Three storage variants: "default" is DBOS as shipped (SQLite rollback journal, synchronous=FULL:
 several fsyncs per commit); "wal" gives DBOS the settings LiteFlow's SQLite provider uses (WAL,
 synchronous=NORMAL) through its documented `system_database_engine` option, so the durable
-comparison can also be made at equal durability.
+comparison can also be made at equal durability; "postgres" is DBOS on the PostgreSQL server
+at the spec's `postgres_url`, in a database of its own that is dropped afterwards.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import random
 import sqlite3
 import threading
 import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +133,39 @@ def wal_engine(database: Path) -> Any:
     return engine
 
 
+#: What to drop once the workload is done: (server URL, database name) of the postgres variant.
+CREATED: list[tuple[str, str]] = []
+
+
+def postgres_database(server_url: str) -> str:
+    """The URL of a database of this run's own on `server_url` (DBOS creates it at launch);
+    `dropping_its_database` drops it after the workload."""
+    from sqlalchemy.engine import make_url
+
+    name = f"dbos_bench_{uuid.uuid4().hex[:12]}"
+    CREATED.append((server_url, name))
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def dropping_its_database(workload: Callable[[Spec], Metrics]) -> Callable[[Spec], Metrics]:
+    """The workload, then DBOS shut down and the database it made dropped (the driver exits
+    with os._exit, which runs no atexit hook)."""
+
+    def run(spec: Spec) -> Metrics:
+        try:
+            return workload(spec)
+        finally:
+            if CREATED:
+                import psycopg
+
+                DBOS.destroy()
+                for server_url, name in CREATED:
+                    with psycopg.connect(server_url, autocommit=True) as connection:
+                        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return run
+
+
 def launch(spec: Spec) -> None:
     database = Path(spec["workdir"]) / "dbos-system.sqlite"
     config: DBOSConfig = {
@@ -139,6 +175,8 @@ def launch(spec: Spec) -> None:
     }
     if spec.get("variant") == "wal":
         config["system_database_engine"] = wal_engine(database)
+    if spec.get("variant") == "postgres":
+        config["system_database_url"] = postgres_database(spec["postgres_url"])
     DBOS(config=config)
     DBOS.launch()
     logging.getLogger("dbos").setLevel(logging.WARNING)
@@ -263,15 +301,13 @@ def describe() -> Metrics:
 
 
 if __name__ == "__main__":
-    run_driver(
-        {
-            "throughput": throughput,
-            "foreach": foreach,
-            "event": event,
-            "timed-event": timed_event,
-            "sleep": sleep,
-            "idle": idle,
-            "memory": memory,
-        },
-        describe,
-    )
+    workloads = {
+        "throughput": throughput,
+        "foreach": foreach,
+        "event": event,
+        "timed-event": timed_event,
+        "sleep": sleep,
+        "idle": idle,
+        "memory": memory,
+    }
+    run_driver({name: dropping_its_database(workload) for name, workload in workloads.items()}, describe)

@@ -37,13 +37,13 @@ from .config import parse_ints, parse_names
 from .report import announce, format_table, machine
 
 RESULTS = Path(__file__).resolve().parent / "results" / "cluster.json"
-DEFAULT_STACKS = ("mongo+azure", "mongo+rabbitmq+redlock", "sqlite+rabbitmq+redlock")
+DEFAULT_STACKS = ("mongo+azure", "mongo+rabbitmq+redlock", "sqlite+rabbitmq+redlock", "postgres")
 DEFAULT_HOSTS = (1, 2, 3)
 #: Workflows per run by store: the MongoDB wire server of scripts/ answers one request at a
 #: time, so its stacks manage tens of workflows/s. These counts make each run last 5-20 s (long
 #: against the 2-4 s ramp up and down) and the default run (9 runs) about 2 minutes on the idle
 #: 2-core test machine, up to 4 under load.
-DEFAULT_WORKFLOWS = {"mongo": 300, "sqlite": 1500}
+DEFAULT_WORKFLOWS = {"mongo": 300, "sqlite": 1500, "postgres": 2000}
 #: The driver's calls at once: with 8, SQLite + RabbitMQ runs were paced by the driver.
 DRIVER_THREADS = 16
 #: Instances read back from the store per run (all of them would load the slow store for long).

@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import require_azure, require_mongo, require_rabbitmq, require_redis
+from tests.servers import (
+    postgres_test_database,
+    require_azure,
+    require_mongo,
+    require_rabbitmq,
+    require_redis,
+)
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
@@ -111,6 +117,15 @@ def test_rabbitmq_and_redis_sample_runs_on_the_test_servers() -> None:
         "waiting for the warehouse...",
         "picked 3 items",
         "complete: 3 items picked",
+    ]
+
+
+def test_postgres_sample_runs_on_this_test_runs_database() -> None:
+    assert run_sample("12_postgres.py", {"LITEFLOW_POSTGRES_URL": postgres_test_database()}) == [
+        "invoice 7 received",
+        "waiting for the payment...",
+        "paid 120.5 EUR",
+        "stored in PostgreSQL: complete, paid 120.5",
     ]
 
 

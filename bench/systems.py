@@ -201,6 +201,7 @@ def _dbos_postgres_probe(allow_install: bool) -> str | None:
         return f"no PostgreSQL server at {POSTGRES_URL} (set LITEFLOW_POSTGRES_URL)"
     return _dbos_probe(allow_install)
 
+
 SYSTEMS: dict[str, System] = {
     system.name: system
     for system in (

@@ -12,7 +12,8 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 import psycopg
@@ -41,7 +42,12 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _TRANSIENT = (psycopg.OperationalError, PoolTimeout)
 _MAX_RETRY_PAUSE = 1.0
 #: Noticed within seconds when the network, not the server, goes away.
-_KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}
+_KEEPALIVES: dict[str, Any] = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+}
 
 
 def check_seconds(value: float, what: str) -> float:
@@ -78,14 +84,16 @@ class ServerAddress:
     def __str__(self) -> str:
         return self.text
 
-    def connect(self, timeout: float, **options: Any) -> Connection:
-        """A new autocommit connection, within `timeout` seconds, in UTC; raises ProviderError."""
+    def connect(self, timeout: float, settings: Sequence[str] = ()) -> Connection:
+        """A new autocommit connection, within `timeout` seconds, in UTC, with the session
+        `settings` (``SET`` statements) applied; raises ProviderError."""
         try:
             connection = psycopg.connect(
                 self.dsn,
                 autocommit=True,
                 connect_timeout=max(1, round(timeout)),
-                **{"application_name": "liteflow", **_KEEPALIVES, **options},
+                application_name="liteflow",
+                **_KEEPALIVES,
             )
         except psycopg.OperationalError as exc:
             raise ProviderError(
@@ -93,13 +101,19 @@ class ServerAddress:
             ) from exc
         except psycopg.Error as exc:
             raise ProviderError(f"PostgreSQL at {self} refused the connection: {_one_line(exc)}") from exc
-        configure(connection)
+        try:
+            configure(connection, settings)
+        except psycopg.Error as exc:
+            connection.close()
+            raise ProviderError(f"PostgreSQL at {self} refused a session setting: {_one_line(exc)}") from exc
         return connection
 
 
-def configure(connection: Connection) -> None:
-    """Times come back as UTC datetimes, whatever the server's time zone."""
+def configure(connection: Connection, settings: Sequence[str] = ()) -> None:
+    """Times come back as UTC datetimes, whatever the server's time zone; then `settings`."""
     connection.execute("SET TIME ZONE 'UTC'")
+    for setting in settings:
+        connection.execute(setting)
 
 
 def _one_line(exc: BaseException) -> str:
@@ -117,7 +131,7 @@ class Database:
         retry_timeout: float,
         max_connections: int,
         name: str,
-        options: dict[str, Any] | None = None,
+        settings: Sequence[str] = (),
     ) -> None:
         if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
             raise InvalidArgumentError(f"max_connections must be an int >= 1, got {max_connections!r}")
@@ -126,12 +140,12 @@ class Database:
         self._retry_timeout = check_seconds(retry_timeout, "retry_timeout")
         self._max_connections = max_connections
         self._name = name
-        self._options = options or {}
+        self._settings = tuple(settings)
         self._pool: ConnectionPool[Connection] | None = None
         self._pool_lock = threading.Lock()
         self._outage = Outage(address, self._retry_timeout)
         # Fail here, where the address was given, rather than in a worker thread later.
-        address.connect(self._connect_timeout, **self._options).close()
+        address.connect(self._connect_timeout, self._settings).close()
 
     def _opened(self) -> ConnectionPool[Connection]:
         with self._pool_lock:
@@ -145,9 +159,8 @@ class Database:
                         "connect_timeout": max(1, round(self._connect_timeout)),
                         "application_name": "liteflow",
                         **_KEEPALIVES,
-                        **self._options,
                     },
-                    configure=configure,
+                    configure=partial(configure, settings=self._settings),
                     timeout=self._connect_timeout,
                     name=self._name,
                     open=True,

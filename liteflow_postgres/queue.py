@@ -28,7 +28,9 @@ _MAX_LISTEN_BACKOFF = 2.0
 class PostgresQueueProvider(QueueProvider):
     """Hands workflow and event ids to every node sharing one PostgreSQL database.
 
-    An item is a row of ``<schema>.queue``; an id already waiting is not added twice. A
+    An item is a row of ``<schema>.queue``; an id already waiting is not added twice. Queue
+    commits do not wait for the disk (``synchronous_commit = off`` on the queue's sessions):
+    an item a server crash loses is found again in the store by the hosts' pollers. A
     dequeue takes the oldest waiting row with ``FOR UPDATE SKIP LOCKED`` (consumers never
     wait for each other) and hides it for `visibility_timeout` seconds; `complete_work`
     deletes it. An item taken by a node that died therefore comes back once that time has
@@ -61,6 +63,9 @@ class PostgresQueueProvider(QueueProvider):
             retry_timeout=retry_timeout,
             max_connections=max_connections,
             name="liteflow-queue",
+            # The store, not the queue, is what must survive a crash: the pollers find every due
+            # instance and unprocessed event there. So a queue commit need not wait for the disk.
+            settings=("SET synchronous_commit = off",),
         )
         self.schema = schema
         self.address = str(self._db.address)

@@ -9,6 +9,7 @@ from typing import Any
 from liteflow.core.changes import WorkflowChanges
 from liteflow.core.clock import utcnow
 from liteflow.core.errors import InvalidArgumentError
+from liteflow.core.instance_filters import sql_instance_filters
 from liteflow.core.providers import PersistenceProvider
 from liteflow.core.records import Event, EventSubscription, ExecutionError, WorkflowInstance, new_id
 from liteflow.core.serialization import DEFAULT_SERIALIZER, Serializer
@@ -173,18 +174,9 @@ class PostgresPersistenceProvider(PersistenceProvider):
     ) -> list[WorkflowInstance]:
         if skip < 0 or take < 0:
             raise InvalidArgumentError(f"skip and take must not be negative, got skip={skip}, take={take}")
-        conditions: list[str] = []
-        parameters: list[Any] = []
-        for condition, value in (
-            ("status = %s", status),
-            ("workflow_definition_id = %s", definition_id),
-            ("create_time >= %s", stored_time(created_from, "created_from")),
-            ("create_time <= %s", stored_time(created_to, "created_to")),
-        ):
-            if value is not None:
-                conditions.append(condition)
-                parameters.append(value)
-        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        where, parameters = sql_instance_filters(
+            "%s", stored_time, status, definition_id, created_from, created_to
+        )
         rows = self._fetch(
             "query workflows",
             f"{self._sql.select_workflows}{where}{self._sql.workflow_order}",

@@ -18,6 +18,7 @@ from typing import Any
 from ..changes import WorkflowChanges
 from ..clock import utcnow
 from ..errors import InvalidArgumentError, SerializationError
+from ..instance_filters import sql_instance_filters
 from ..providers import PersistenceProvider
 from ..record_schema import POINTER_PAYLOADS, POINTER_TIMES, WORKFLOW_PLAIN, check_plain, restore_pointer
 from ..records import (
@@ -312,18 +313,9 @@ class SqlitePersistenceProvider(PersistenceProvider):
     ) -> list[WorkflowInstance]:
         if skip < 0 or take < 0:
             raise InvalidArgumentError(f"skip and take must not be negative, got skip={skip}, take={take}")
-        conditions: list[str] = []
-        parameters: list[Any] = []
-        for condition, value in (
-            ("status = ?", status),
-            ("workflow_definition_id = ?", definition_id),
-            ("create_time >= ?", to_micros(created_from, "created_from")),
-            ("create_time <= ?", to_micros(created_to, "created_to")),
-        ):
-            if value is not None:
-                conditions.append(condition)
-                parameters.append(value)
-        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        where, parameters = sql_instance_filters(
+            "?", to_micros, status, definition_id, created_from, created_to
+        )
         rows = self._db.read(
             f"{SELECT_WORKFLOWS}{where} ORDER BY create_time, rowid LIMIT ? OFFSET ?",
             (*parameters, take, skip),

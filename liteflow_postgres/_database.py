@@ -177,12 +177,15 @@ class Database:
     def run(self, what: str, work: Callable[[Connection], T], *, retry_for: float | None = None) -> T:
         """`work` on a pooled connection, retried on a new one while the server cannot be
         reached, for `retry_for` seconds (default: the retry timeout)."""
-        return self._attempt(what, work, retry_for, committed_if_duplicate=False)  # type: ignore[return-value]
+        return self._attempt(what, work, retry_for, committed_if_duplicate=False)
 
     def write(self, what: str, work: Callable[[Connection], object]) -> None:
         """`run` for a write of rows with fresh ids: when its connection died after the write
         was sent, it may have committed, and a unique violation on the retry means it did."""
-        self._attempt(what, work, None, committed_if_duplicate=True)
+        try:
+            self._attempt(what, work, None, committed_if_duplicate=True)
+        except _AlreadyCommitted:
+            _log.warning("%s had committed before the connection to %s was lost", what, self.address)
 
     def _attempt(
         self,
@@ -191,7 +194,7 @@ class Database:
         retry_for: float | None,
         *,
         committed_if_duplicate: bool,
-    ) -> T | None:
+    ) -> T:
         started = time.monotonic()
         deadline = started + (self._retry_timeout if retry_for is None else retry_for)
         pause = 0.05
@@ -214,8 +217,7 @@ class Database:
                 continue
             except errors.UniqueViolation as exc:
                 if retried and committed_if_duplicate:
-                    _log.warning("%s had committed before the connection to %s was lost", what, self.address)
-                    return None
+                    raise _AlreadyCommitted from exc
                 raise InvalidArgumentError(
                     f"PostgreSQL at {self.address} refused to {what}: {_one_line(exc)}"
                 ) from exc
@@ -232,6 +234,10 @@ class Database:
             if retried:
                 self._outage.over(what)
             return result
+
+
+class _AlreadyCommitted(Exception):
+    """A retried write found its own rows: the attempt whose connection died had committed."""
 
 
 class Outage:

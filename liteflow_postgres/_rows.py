@@ -89,6 +89,13 @@ def stored_time(value: Any, what: str) -> datetime | None:
     return to_utc(value)
 
 
+def _time_text(value: Any, what: str) -> str:
+    """A pointer's time inside its jsonb document: ISO 8601 text, exact to the microsecond."""
+    if not isinstance(value, datetime):
+        raise InvalidArgumentError(f"{what} must be a datetime, got {type(value).__name__}: {value!r}")
+    return to_utc(value).isoformat()
+
+
 def _loaded_time(value: Any, where: str) -> datetime | None:
     if value is None:
         return None
@@ -132,7 +139,7 @@ class Rows:
             for name in POINTER_TIMES:
                 value = state[name]
                 if value is not None:
-                    document[name] = stored_time(value, f"execution_pointers[{index}].{name}").isoformat()  # type: ignore[union-attr]
+                    document[name] = _time_text(value, f"execution_pointers[{index}].{name}")
             for name in POINTER_PAYLOADS:
                 value = state[name]
                 if value is not None:

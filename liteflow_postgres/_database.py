@@ -184,7 +184,7 @@ class Database:
         was sent, it may have committed, and a unique violation on the retry means it did."""
         try:
             self._attempt(what, work, None, committed_if_duplicate=True)
-        except _AlreadyCommitted:
+        except _AlreadyCommittedError:
             _log.warning("%s had committed before the connection to %s was lost", what, self.address)
 
     def _attempt(
@@ -217,7 +217,7 @@ class Database:
                 continue
             except errors.UniqueViolation as exc:
                 if retried and committed_if_duplicate:
-                    raise _AlreadyCommitted from exc
+                    raise _AlreadyCommittedError from exc
                 raise InvalidArgumentError(
                     f"PostgreSQL at {self.address} refused to {what}: {_one_line(exc)}"
                 ) from exc
@@ -236,7 +236,7 @@ class Database:
             return result
 
 
-class _AlreadyCommitted(Exception):
+class _AlreadyCommittedError(Exception):
     """A retried write found its own rows: the attempt whose connection died had committed."""
 
 

@@ -31,6 +31,12 @@ class Statements:
         self.insert_workflow = (
             f"INSERT INTO {workflows} ({workflow_columns}) VALUES ({_placeholders(len(WORKFLOW_COLUMNS))})"
         )
+        # The usual write: a plain update, cheaper than an upsert's speculative insert. Its
+        # parameters are the row's with the id moved last.
+        self.update_workflow = (
+            f"UPDATE {workflows} SET ({', '.join(WORKFLOW_COLUMNS[1:])}) = "
+            f"({_placeholders(len(WORKFLOW_COLUMNS) - 1)}) WHERE id = %s"
+        )
         # An instance never created is stored too, as the in-memory provider does.
         self.upsert_workflow = f"{self.insert_workflow} ON CONFLICT (id) DO UPDATE SET " + ", ".join(
             f"{name} = excluded.{name}" for name in WORKFLOW_COLUMNS[1:]

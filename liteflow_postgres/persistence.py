@@ -120,10 +120,14 @@ class PostgresPersistenceProvider(PersistenceProvider):
         # Everything is serialized before anything is sent, so a bad value changes nothing.
         row = self._rows.workflow_row(workflow, workflow.id)
         if not changes.has_side_effects:
-            self._db.run(
-                f"write workflow {workflow.id}",
-                lambda connection: connection.execute(self._sql.upsert_workflow, row),
-            )
+            update = (*row[1:], row[0])
+
+            def write(connection: Connection) -> None:
+                # Either statement alone is atomic, and the update changes nothing when it misses.
+                if connection.execute(self._sql.update_workflow, update).rowcount == 0:
+                    connection.execute(self._sql.upsert_workflow, row)
+
+            self._db.run(f"write workflow {workflow.id}", write)
             return
         subscription_ids = [subscription.id or new_id() for subscription in changes.subscriptions]
         event_ids = [event.id or new_id() for event in changes.events]

@@ -36,6 +36,7 @@ from liteflow.core.records import (
 from liteflow.core.serialization import Serializer
 
 __all__ = [
+    "ERROR_COLUMNS",
     "EVENT_COLUMNS",
     "SUBSCRIPTION_COLUMNS",
     "WORKFLOW_COLUMNS",
@@ -71,6 +72,7 @@ SUBSCRIPTION_COLUMNS = (
     "subscribe_as_of",
 )
 EVENT_COLUMNS = ("id", "event_name", "event_key", "event_data", "event_time", "is_processed")
+ERROR_COLUMNS = ("workflow_id", "execution_pointer_id", "error_time", "message")
 
 # Pointer fields stored only when they differ from a new pointer's (most of them do not).
 _POINTER_DEFAULTS = tuple(

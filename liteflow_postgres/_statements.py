@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from liteflow.core.records import WorkflowInstance
 
-from ._rows import EVENT_COLUMNS, SUBSCRIPTION_COLUMNS, WORKFLOW_COLUMNS
+from ._rows import ERROR_COLUMNS, EVENT_COLUMNS, SUBSCRIPTION_COLUMNS, WORKFLOW_COLUMNS
 
 __all__ = ["Statements"]
 
@@ -24,7 +24,7 @@ class Statements:
         workflow_columns = ", ".join(WORKFLOW_COLUMNS)
         subscription_columns = ", ".join(SUBSCRIPTION_COLUMNS)
         event_columns = ", ".join(EVENT_COLUMNS)
-        error_columns = "workflow_id, execution_pointer_id, error_time, message"
+        error_columns = ", ".join(ERROR_COLUMNS)
 
         self.select_workflows = f"SELECT {workflow_columns} FROM {workflows}"
         self.select_workflow = f"{self.select_workflows} WHERE id = %s"

@@ -16,6 +16,9 @@ from liteflow.core.serialization import DEFAULT_SERIALIZER, Serializer
 
 from ._database import Connection, Database, ServerAddress, quoted_schema
 from ._rows import (
+    ERROR_COLUMNS,
+    EVENT_COLUMNS,
+    SUBSCRIPTION_COLUMNS,
     Rows,
     error_from_row,
     error_row,
@@ -138,12 +141,13 @@ class PostgresPersistenceProvider(PersistenceProvider):
                     subscription_row(s, i)
                     for s, i in zip(changes.subscriptions, subscription_ids, strict=True)
                 ],
-                7,
+                len(SUBSCRIPTION_COLUMNS),
             ),
             list(changes.ended_subscriptions),
-            *_columns([error_row(error) for error in changes.errors], 4),
+            *_columns([error_row(error) for error in changes.errors], len(ERROR_COLUMNS)),
             *_columns(
-                [self._rows.event_row(e, i) for e, i in zip(changes.events, event_ids, strict=True)], 6
+                [self._rows.event_row(e, i) for e, i in zip(changes.events, event_ids, strict=True)],
+                len(EVENT_COLUMNS),
             ),
             list(changes.event_marks),
             list(changes.event_marks.values()),

@@ -1,5 +1,6 @@
 """Three host processes sharing one store, an external queue and a distributed lock
-(issue 6, "The cluster test", and its RabbitMQ + Redlock equivalent of issue 7).
+(issue 6, "The cluster test", its RabbitMQ + Redlock equivalent of issue 7, and PostgreSQL
+alone holding all three, issue 22).
 
 300 instances are started by a driver process and their events published by another; every
 instance must complete with correct data. With all hosts alive each step runs exactly once;

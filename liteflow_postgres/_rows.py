@@ -20,7 +20,9 @@ from liteflow.core.record_schema import (
     POINTER_ID_LISTS,
     POINTER_PAYLOADS,
     POINTER_TIMES,
+    WORKFLOW_PAYLOADS,
     WORKFLOW_PLAIN,
+    WORKFLOW_TIMES,
     check_plain,
     restore_pointer,
 )
@@ -61,6 +63,7 @@ WORKFLOW_COLUMNS = (
     "complete_time",
     "data",
     "execution_pointers",
+    "trace_context",
 )
 SUBSCRIPTION_COLUMNS = (
     "id",
@@ -73,6 +76,12 @@ SUBSCRIPTION_COLUMNS = (
 )
 EVENT_COLUMNS = ("id", "event_name", "event_key", "event_data", "event_time", "is_processed")
 ERROR_COLUMNS = ("workflow_id", "execution_pointer_id", "error_time", "message")
+
+_unstored = (
+    set(WORKFLOW_PLAIN) | set(WORKFLOW_TIMES) | set(WORKFLOW_PAYLOADS) | {"execution_pointers"}
+) - set(WORKFLOW_COLUMNS)
+if _unstored:  # a field added to the models must get a column (and a migration) here
+    raise RuntimeError(f"liteflow_postgres stores no column for the instance fields {sorted(_unstored)}")
 
 # Pointer fields stored only when they differ from a new pointer's (most of them do not).
 _POINTER_DEFAULTS = tuple(
@@ -164,6 +173,7 @@ class Rows:
             stored_time(workflow.complete_time, "complete_time"),
             self._payload(workflow.data, "data"),
             Jsonb(self._pointer_documents(workflow.execution_pointers)),
+            workflow.trace_context,
         )
 
     def workflow_from_row(self, row: Sequence[Any]) -> WorkflowInstance:
@@ -181,6 +191,7 @@ class Rows:
             complete_time,
             data,
             pointers,
+            workflow.trace_context,
         ) = row
         where = f"workflow {workflow.id!r}"
         for name, kinds in WORKFLOW_PLAIN.items():

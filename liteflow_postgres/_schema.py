@@ -38,6 +38,7 @@ PERSISTENCE: tuple[tuple[str, ...], ...] = (
         complete_time timestamptz,
         data jsonb NOT NULL,
         execution_pointers jsonb NOT NULL,
+        trace_context text,
         seq bigint GENERATED ALWAYS AS IDENTITY)""",
         # Only runnable instances with a wake-up time are ever looked up by it.
         "CREATE INDEX workflows_runnable ON {schema}.workflows (next_execution, seq) "

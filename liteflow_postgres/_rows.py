@@ -141,7 +141,9 @@ class Rows:
         except SerializationError as exc:
             raise SerializationError(f"cannot load {where}: {exc}") from exc
 
-    def _pointer_documents(self, pointers: Sequence[ExecutionPointer]) -> list[dict[str, Any]]:
+    def _pointer_documents(
+        self, pointers: Sequence[ExecutionPointer], field: str = "execution_pointers"
+    ) -> list[dict[str, Any]]:
         to_document = self._serializer.to_document
         documents = []
         for index, pointer in enumerate(pointers):
@@ -150,11 +152,11 @@ class Rows:
             for name in POINTER_TIMES:
                 value = state[name]
                 if value is not None:
-                    document[name] = _time_text(value, f"execution_pointers[{index}].{name}")
+                    document[name] = _time_text(value, f"{field}[{index}].{name}")
             for name in POINTER_PAYLOADS:
                 value = state[name]
                 if value is not None:
-                    document[name] = to_document(value, f"execution_pointers[{index}].{name}")
+                    document[name] = to_document(value, f"{field}[{index}].{name}")
             documents.append(document)
         return documents
 
@@ -208,6 +210,16 @@ class Rows:
             for index, document in enumerate(pointers)
         ]
         return workflow
+
+    def archived_pointers(self, pointers: Sequence[ExecutionPointer]) -> list[Jsonb]:
+        """Finished pointers leaving their instance, as the rows of its history."""
+        return [Jsonb(document) for document in self._pointer_documents(pointers, "archived_pointers")]
+
+    def pointer_from_history(self, document: Any, workflow_id: str, position: int) -> ExecutionPointer:
+        where = f"pointer history of workflow {workflow_id!r}[{position}]"
+        if type(document) is not dict:
+            raise SerializationError(f"cannot load {where}: stored value is not an object")
+        return restore_pointer(document, _pointer_time_from_text, self._value, where)
 
     def event_row(self, event: Event, event_id: str) -> tuple[Any, ...]:
         return (

@@ -74,6 +74,12 @@ PERSISTENCE: tuple[tuple[str, ...], ...] = (
         error_time timestamptz,
         message text NOT NULL)""",
         "CREATE INDEX execution_errors_workflow ON {schema}.execution_errors (workflow_id, id)",
+        # finished pointers that left their instance (see liteflow.core.history)
+        """CREATE TABLE {schema}.pointer_history (
+        position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        workflow_id text NOT NULL,
+        pointer jsonb NOT NULL)""",
+        "CREATE INDEX pointer_history_workflow ON {schema}.pointer_history (workflow_id, position)",
     ),
 )
 

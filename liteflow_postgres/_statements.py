@@ -21,6 +21,7 @@ class Statements:
         subscriptions = f"{schema}.subscriptions"
         events = f"{schema}.events"
         errors = f"{schema}.execution_errors"
+        history = f"{schema}.pointer_history"
         workflow_columns = ", ".join(WORKFLOW_COLUMNS)
         subscription_columns = ", ".join(SUBSCRIPTION_COLUMNS)
         event_columns = ", ".join(EVENT_COLUMNS)
@@ -59,7 +60,11 @@ class Statements:
                     %s::boolean[])),
             marked AS (
                 UPDATE {events} AS event SET is_processed = mark.processed
-                FROM unnest(%s::text[], %s::boolean[]) AS mark (id, processed) WHERE event.id = mark.id)
+                FROM unnest(%s::text[], %s::boolean[]) AS mark (id, processed) WHERE event.id = mark.id),
+            archived AS (
+                INSERT INTO {history} (workflow_id, pointer)
+                SELECT %s, archived.pointer FROM unnest(%s::jsonb[]) WITH ORDINALITY AS archived (pointer, n)
+                ORDER BY archived.n)
             SELECT 1"""
         self.quarantine = f"""WITH
             suspended AS (
@@ -73,6 +78,7 @@ class Statements:
                 DELETE FROM {workflows}
                 WHERE status = %s AND COALESCE(complete_time, create_time) < %s RETURNING id),
             subscriptions AS (DELETE FROM {subscriptions} WHERE workflow_id IN (SELECT id FROM purged)),
+            history AS (DELETE FROM {history} WHERE workflow_id IN (SELECT id FROM purged)),
             errors AS (DELETE FROM {errors} WHERE workflow_id IN (SELECT id FROM purged))
             SELECT count(*) FROM purged"""
         self.runnable_workflows = (
@@ -109,6 +115,10 @@ class Statements:
         self.events_since = since.format(key="event_key = %s")
         self.keyless_events_since = since.format(key="event_key IS NULL")
         self.mark_event = f"UPDATE {events} SET is_processed = %s WHERE id = %s"
+
+        self.select_history = (
+            f"SELECT pointer FROM {history} WHERE workflow_id = %s ORDER BY position LIMIT %s OFFSET %s"
+        )
 
         self.insert_error = f"INSERT INTO {errors} ({error_columns}) VALUES (%s, %s, %s, %s)"
         self.select_errors = f"SELECT {error_columns} FROM {errors} WHERE workflow_id = %s ORDER BY id"

@@ -11,7 +11,14 @@ from liteflow.core.clock import utcnow
 from liteflow.core.errors import InvalidArgumentError
 from liteflow.core.instance_filters import sql_instance_filters
 from liteflow.core.providers import PersistenceProvider
-from liteflow.core.records import Event, EventSubscription, ExecutionError, WorkflowInstance, new_id
+from liteflow.core.records import (
+    Event,
+    EventSubscription,
+    ExecutionError,
+    ExecutionPointer,
+    WorkflowInstance,
+    new_id,
+)
 from liteflow.core.serialization import DEFAULT_SERIALIZER, Serializer
 
 from ._database import Connection, Database, ServerAddress, quoted_schema
@@ -43,13 +50,17 @@ class PostgresPersistenceProvider(PersistenceProvider):
     `dsn` is a ``postgresql://`` URL or a ``key=value`` connection string; `schema` (created
     when missing) holds the tables, so several applications can share a database. A pass is
     one statement: the instance and everything it produced, all or nothing. User values are
-    stored as ``jsonb`` through `serializer`, readable and queryable by operators.
+    stored as ``jsonb`` through `serializer`, readable and queryable by operators. Finished
+    pointers the engine moves out of a long-running instance go to ``pointer_history`` in
+    the same statement.
 
     The server must accept a connection within `connect_timeout` seconds at construction.
     Later, while it cannot be reached (a restart), every call is retried on new connections
     for up to `retry_timeout` seconds before it raises `ProviderError`. At most
     `max_connections` connections are open at once.
     """
+
+    keeps_pointer_history = True
 
     def __init__(
         self,
@@ -151,6 +162,8 @@ class PostgresPersistenceProvider(PersistenceProvider):
             ),
             list(changes.event_marks),
             list(changes.event_marks.values()),
+            workflow.id,
+            self._rows.archived_pointers(changes.archived_pointers),
         ]
         self._db.write(
             f"write workflow {workflow.id} and its pass",
@@ -160,6 +173,19 @@ class PostgresPersistenceProvider(PersistenceProvider):
             subscription.id = subscription_id
         for event, event_id in zip(changes.events, event_ids, strict=True):
             event.id = event_id
+
+    def get_pointer_history(self, workflow_id: str, skip: int = 0, take: int = 100) -> list[ExecutionPointer]:
+        if skip < 0 or take < 0:
+            raise InvalidArgumentError(f"skip and take must not be negative, got skip={skip}, take={take}")
+        rows = self._fetch(
+            f"load the pointer history of workflow {workflow_id}",
+            self._sql.select_history,
+            (workflow_id, take, skip),
+        )
+        return [
+            self._rows.pointer_from_history(document, workflow_id, skip + index)
+            for index, (document,) in enumerate(rows)
+        ]
 
     def quarantine_workflow(self, workflow_id: str, error: ExecutionError) -> bool:
         """One statement: the status columns and the error; the row that cannot be loaded stays."""

@@ -9,16 +9,26 @@ import pytest
 
 from liteflow.core import StepExecutionContext, Workflow, WorkflowBuilder
 from liteflow.core.history import ARCHIVE_ABOVE
-from tests.support import Scenario, memory_persistence, running_host, sqlite_persistence
+from tests.support import (
+    Scenario,
+    memory_persistence,
+    postgres_persistence,
+    running_host,
+    sqlite_persistence,
+)
 
 ITERATIONS = 300
 #: Enough finished pointers to reach the archiving threshold twice over.
 SAGA_TURNS = 2 * ARCHIVE_ABOVE + 10
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def long_scenario(request: pytest.FixtureRequest) -> Iterator[Scenario]:
-    factory = {"memory": memory_persistence, "sqlite": sqlite_persistence}[request.param]
+    factory = {
+        "memory": memory_persistence,
+        "sqlite": sqlite_persistence,
+        "postgres": postgres_persistence,
+    }[request.param]
     with factory() as persistence, running_host(persistence) as host:
         yield Scenario(host)
 

@@ -17,22 +17,35 @@ from typing import Any
 
 from liteflow.core.clock import to_utc
 from liteflow.core.errors import InvalidArgumentError, SerializationError
+from liteflow.core.queries import WorkflowSummary
 from liteflow.core.record_schema import (
+    ACTION_TIME,
     POINTER_ID_LISTS,
     POINTER_PAYLOADS,
     POINTER_PLAIN,
     POINTER_TIMES,
     WORKFLOW_PLAIN,
     check_plain,
+    history_documents,
+    restore_history,
     restore_pointer,
 )
-from liteflow.core.records import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
+from liteflow.core.records import (
+    Event,
+    EventSubscription,
+    ExecutionError,
+    ExecutionPointer,
+    WorkflowAction,
+    WorkflowInstance,
+)
 from liteflow.core.serialization import Serializer
 
 __all__ = [
     "MICROS",
     "time_filter",
     "time_sort",
+    "SUMMARY_FIELDS",
+    "summary_from_document",
     "workflow_document",
     "workflow_from_document",
     "subscription_document",
@@ -139,6 +152,32 @@ def pointer_from_document(
     )
 
 
+def _history_documents(history: list[WorkflowAction]) -> list[dict[str, Any]]:
+    documents = history_documents(history, lambda time, _: time)
+    for document in documents:
+        _put_times(document, {ACTION_TIME: document[ACTION_TIME]})
+    return documents
+
+
+def _history_from_documents(documents: Any, workflow_id: str) -> list[WorkflowAction]:
+    where = f"workflow {workflow_id}"
+    if type(documents) is list and all(type(document) is dict for document in documents):
+        documents = [
+            {
+                **{key: value for key, value in document.items() if key != MICROS},
+                ACTION_TIME: _get_time(document, ACTION_TIME),
+            }
+            for document in documents
+        ]
+    return restore_history(documents, _checked_time, where)
+
+
+def _checked_time(value: Any, where: str) -> datetime | None:
+    if value is not None and not isinstance(value, datetime):
+        raise SerializationError(f"cannot load {where}: it is not a time")
+    return value
+
+
 def workflow_document(serializer: Serializer, workflow: WorkflowInstance) -> dict[str, Any]:
     """Every stored field of an instance except ``_id``; raises SerializationError before any write."""
     document: dict[str, Any] = {
@@ -149,6 +188,7 @@ def workflow_document(serializer: Serializer, workflow: WorkflowInstance) -> dic
         "parent_workflow_id": workflow.parent_workflow_id,
         "status": workflow.status,
         "trace_context": workflow.trace_context,
+        "history": _history_documents(workflow.history),
         "data": _store(serializer, workflow.data, "data"),
         "execution_pointers": [
             pointer_document(serializer, pointer, index)
@@ -182,6 +222,7 @@ def workflow_from_document(serializer: Serializer, document: dict[str, Any]) -> 
     workflow.complete_time = _get_time(document, "complete_time")
     for name, kinds in WORKFLOW_PLAIN.items():
         check_plain("workflow", name, getattr(workflow, name), kinds, f"workflow {workflow.id}")
+    workflow.history = _history_from_documents(document.get("history"), workflow.id)
     pointers = document.get("execution_pointers") or []
     if type(pointers) is not list:
         raise SerializationError(f"cannot load workflow {workflow.id}: its pointers are not a list")
@@ -190,6 +231,39 @@ def workflow_from_document(serializer: Serializer, document: dict[str, Any]) -> 
         for index, pointer in enumerate(pointers)
     ]
     return workflow
+
+
+#: The fields `summary_from_document` reads (a projection: no data, pointers or history).
+SUMMARY_FIELDS = {
+    name: 1
+    for name in (
+        "workflow_definition_id",
+        "version",
+        "status",
+        "reference",
+        "description",
+        "parent_workflow_id",
+        "create_time",
+        "complete_time",
+        "next_execution",
+        MICROS,
+    )
+}
+
+
+def summary_from_document(document: dict[str, Any]) -> WorkflowSummary:
+    return WorkflowSummary(
+        document["_id"],
+        document.get("workflow_definition_id", ""),
+        document.get("version", 1),
+        document.get("status", WorkflowInstance.RUNNABLE),
+        document.get("reference"),
+        document.get("description"),
+        document.get("parent_workflow_id"),
+        _get_time(document, "create_time"),
+        _get_time(document, "complete_time"),
+        _get_time(document, "next_execution"),
+    )
 
 
 def subscription_document(subscription: EventSubscription) -> dict[str, Any]:
@@ -247,6 +321,7 @@ def error_document(error: ExecutionError, error_id: str) -> dict[str, Any]:
         "workflow_id": error.workflow_id,
         "execution_pointer_id": error.execution_pointer_id,
         "message": error.message,
+        "traceback": error.traceback,
     }
     _put_times(document, {"error_time": error.error_time})
     return document
@@ -257,6 +332,7 @@ def error_from_document(document: dict[str, Any]) -> ExecutionError:
     error.workflow_id = document.get("workflow_id", "")
     error.execution_pointer_id = document.get("execution_pointer_id", "")
     error.message = document.get("message", "")
+    error.traceback = document.get("traceback")
     error.error_time = _get_time(document, "error_time")
     return error
 

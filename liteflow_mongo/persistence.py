@@ -14,6 +14,7 @@ from liteflow.core.changes import WorkflowChanges
 from liteflow.core.clock import utcnow
 from liteflow.core.errors import InvalidArgumentError
 from liteflow.core.providers import PersistenceProvider
+from liteflow.core.queries import WorkflowQuery, WorkflowSummary
 from liteflow.core.records import (
     Event,
     EventSubscription,
@@ -26,6 +27,7 @@ from liteflow.core.serialization import DEFAULT_SERIALIZER, Serializer
 
 from ._database import MongoDatabase
 from .documents import (
+    SUMMARY_FIELDS,
     error_document,
     error_from_document,
     event_document,
@@ -34,6 +36,7 @@ from .documents import (
     pointer_from_document,
     subscription_document,
     subscription_from_document,
+    summary_from_document,
     time_filter,
     time_sort,
     workflow_document,
@@ -64,6 +67,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         _index("status_next_execution", "status", "next_execution"),
         _index("create_time", "create_time"),
         _index("workflow_definition_id", "workflow_definition_id"),
+        _index("reference", "reference"),
         _index("journal_entries", f"{JOURNAL}._id"),
         _index("journal_event_name", f"{JOURNAL}.event_name"),
     ],
@@ -255,6 +259,36 @@ class MongoPersistenceProvider(PersistenceProvider):
             ),
         )
         return [workflow_from_document(self._serializer, document) for document in documents]
+
+    def find_workflows(self, query: WorkflowQuery) -> list[WorkflowSummary]:
+        if query.take == 0:
+            return []
+        conditions: list[Document] = [
+            {name: value}
+            for name, value in (
+                ("status", query.status),
+                ("workflow_definition_id", query.definition_id),
+                ("reference", query.reference),
+            )
+            if value is not None
+        ]
+        if query.created_from is not None:
+            conditions.append(time_filter("create_time", "$gte", query.created_from))
+        if query.created_to is not None:
+            conditions.append(time_filter("create_time", "$lte", query.created_to))
+        direction = -1 if query.newest_first else 1
+        order = [(name, direction) for name, _ in time_sort("create_time")]
+        workflows = self._collection(WORKFLOWS)
+        documents = self._call(
+            "find workflows",
+            lambda: list(
+                workflows.find(_all_of(*conditions) if conditions else {}, SUMMARY_FIELDS)
+                .sort(order)
+                .skip(query.skip)
+                .limit(query.take)
+            ),
+        )
+        return [summary_from_document(document) for document in documents]
 
     def purge_workflows(self, status: int, older_than: datetime) -> int:
         """Deletes in batches, dependents first, so an interrupted purge leaves no orphans."""

@@ -21,6 +21,7 @@ from .errors import (
     WorkflowDefinitionError,
     WorkflowNotFoundError,
     WorkflowNotRegisteredError,
+    WorkflowStateError,
 )
 from .host import WorkflowHost
 from .local import LocalLockProvider, LocalQueueProvider, SingleNodeQueueProvider
@@ -57,7 +58,15 @@ from .providers import (
     QueueProvider,
     QueueType,
 )
-from .records import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
+from .queries import WorkflowQuery, WorkflowSummary
+from .records import (
+    Event,
+    EventSubscription,
+    ExecutionError,
+    ExecutionPointer,
+    WorkflowAction,
+    WorkflowInstance,
+)
 from .serialization import register_type
 from .sqlite import SqlitePersistenceProvider
 from .step import ExecutionResult, StepBody, StepExecutionContext
@@ -80,6 +89,9 @@ __all__ = [
     "Event",
     "EventSubscription",
     "ExecutionError",
+    "WorkflowAction",
+    "WorkflowQuery",
+    "WorkflowSummary",
     "WorkflowDefinition",
     "WorkflowStep",
     "StepOutcome",
@@ -121,6 +133,7 @@ __all__ = [
     "WorkflowDefinitionError",
     "DuplicateWorkflowError",
     "WorkflowNotFoundError",
+    "WorkflowStateError",
     "InvalidArgumentError",
     "SerializationError",
     "HostStateError",

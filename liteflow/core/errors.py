@@ -11,6 +11,7 @@ __all__ = [
     "InvalidArgumentError",
     "SerializationError",
     "HostStateError",
+    "WorkflowStateError",
     "ProviderError",
 ]
 
@@ -51,6 +52,11 @@ class SerializationError(LiteFlowError, TypeError):
 
 class HostStateError(LiteFlowError, RuntimeError):
     """The host cannot do what was asked in its current state."""
+
+
+class WorkflowStateError(LiteFlowError, RuntimeError):
+    """An action makes no sense in the instance's state (retrying a running instance, skipping a
+    step that did not fail, ...); nothing was changed."""
 
 
 class ProviderError(LiteFlowError):

@@ -9,18 +9,17 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from .changes import WorkflowChanges
 from .clock import SystemClock, to_utc
+from .control import InstanceControl, checked_actor
 from .errors import HostStateError, InvalidArgumentError, WorkflowNotFoundError
 from .executor import WorkflowExecutor
-from .lifecycle import LifecycleEvent, WorkflowResumed, WorkflowStarted, workflow_event
+from .lifecycle import LifecycleEvent, WorkflowStarted, workflow_event
 from .lifecycle_dispatch import LifecycleDispatcher
 from .lifecycle_hub import LifecycleEventHandler
 from .middleware import Middleware, StepMiddleware
 from .options import HostOptions
-from .passes import PassRunner, status_event
+from .passes import PassRunner
 from .pointers import genesis_pointer
-from .primitives import child_completion_event
 from .providers import LockProvider, PersistenceProvider, QueueProvider, QueueType
 from .quarantine import Quarantine
 from .records import Event, WorkflowInstance, checked_event_name, event_key_text
@@ -51,10 +50,6 @@ def _only(kinds: tuple[type[LifecycleEvent], ...], handler: LifecycleEventHandle
             handler(event)
 
     return receive
-
-
-#: How long suspend/resume/terminate wait for a running pass to release the instance.
-CONTROL_LOCK_TIMEOUT = 10.0
 
 
 class WorkflowHost:
@@ -100,7 +95,17 @@ class WorkflowHost:
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._running = False
-        self._control = ControlRequests()
+        self._control_requests = ControlRequests()
+        self._control = InstanceControl(
+            persistence_service,
+            queue_service,
+            lock_service,
+            self.registry,
+            self._processor,
+            self._lifecycle,
+            self._control_requests,
+            self.clock,
+        )
 
     @property
     def _persistence_service(self) -> PersistenceProvider:
@@ -172,7 +177,7 @@ class WorkflowHost:
                 self._scheduler,
                 self.options,
                 self._stopping,
-                self._control,
+                self._control_requests,
                 retry_scheduler=self._retry_scheduler,
                 middleware=self._middleware,
                 lifecycle=self._lifecycle,
@@ -348,61 +353,59 @@ class WorkflowHost:
             time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, 0.1)
 
-    def suspend_workflow(self, workflow_id: str) -> bool:
-        """Pause a runnable instance; True if it was runnable and is now suspended."""
-        return self._change_status(workflow_id, {WorkflowInstance.RUNNABLE}, WorkflowInstance.SUSPENDED)
+    def suspend_workflow(self, workflow_id: str, *, actor: str | None = None) -> bool:
+        """Pause a runnable instance; True if it was runnable and is now suspended.
 
-    def resume_workflow(self, workflow_id: str) -> bool:
+        `actor` (who did it: free text) is noted with the action in the instance's history.
+        """
+        actor = checked_actor(actor, "suspend_workflow()")
+        return self._control.change_status(
+            workflow_id, {WorkflowInstance.RUNNABLE}, WorkflowInstance.SUSPENDED, actor
+        )
+
+    def resume_workflow(self, workflow_id: str, *, actor: str | None = None) -> bool:
         """Make a suspended instance runnable again; its failed or paused step runs again."""
-        return self._change_status(workflow_id, {WorkflowInstance.SUSPENDED}, WorkflowInstance.RUNNABLE)
+        actor = checked_actor(actor, "resume_workflow()")
+        return self._control.change_status(
+            workflow_id, {WorkflowInstance.SUSPENDED}, WorkflowInstance.RUNNABLE, actor
+        )
 
-    def terminate_workflow(self, workflow_id: str) -> bool:
+    def terminate_workflow(self, workflow_id: str, *, actor: str | None = None) -> bool:
         """End a runnable or suspended instance for good; True if it was not already finished."""
-        return self._change_status(
+        actor = checked_actor(actor, "terminate_workflow()")
+        return self._control.change_status(
             workflow_id,
             {WorkflowInstance.RUNNABLE, WorkflowInstance.SUSPENDED},
             WorkflowInstance.TERMINATED,
+            actor,
         )
 
-    def _change_status(self, workflow_id: str, allowed: set[int], status: int) -> bool:
-        deadline = time.monotonic() + CONTROL_LOCK_TIMEOUT
-        with self._control.requested(workflow_id):
-            while not self.lock_service.acquire_lock(workflow_id):
-                if time.monotonic() > deadline:
-                    raise HostStateError(
-                        f"workflow {workflow_id!r} stayed locked by a running step for "
-                        f"{CONTROL_LOCK_TIMEOUT:.0f} s; try again later"
-                    )
-                time.sleep(0.005)
-        try:
-            instance = self.get_workflow_instance(workflow_id)
-            if instance.status not in allowed:
-                return False
-            instance.status = status
-            now = self.clock.now()
-            if status == WorkflowInstance.TERMINATED:
-                instance.complete_time = now
-                instance.next_execution = None
-            elif status == WorkflowInstance.RUNNABLE:
-                instance.next_execution = now
-            else:
-                instance.next_execution = None
-            changes = WorkflowChanges(instance)
-            finished = child_completion_event(instance, now)
-            if finished is not None:  # a terminated child's parent is told in the same write
-                changes.events.append(finished)
-            self.persistence_service.persist_changes(changes)
-            if self._lifecycle.wanted:  # told before the lock lets a worker run it on
-                changed = (
-                    workflow_event(WorkflowResumed, instance, now)
-                    if status == WorkflowInstance.RUNNABLE
-                    else status_event(instance, now)
-                )
-                self._lifecycle.emit([changed])
-        finally:
-            self.lock_service.release_lock(workflow_id)
-        for event in changes.events:
-            self.queue_service.queue_work(QueueType.EVENT, event.id)
-        if status == WorkflowInstance.RUNNABLE:
-            self.queue_service.queue_work(QueueType.WORKFLOW, workflow_id)
-        return True
+    def retry_workflow(
+        self, workflow_id: str, from_step: int | str | None = None, *, actor: str | None = None
+    ) -> None:
+        """Run a suspended or terminated instance again, keeping its data and history: its
+        failed steps run again with fresh attempts, or, with `from_step` (a step id, or the
+        name given with ``.name(...)``), the flow restarts at that step (where it last ran:
+        in its block, with its foreach item; what still ran in that branch is cancelled).
+
+        Raises `WorkflowStateError` (changing nothing) for an instance that is runnable or
+        complete, or that has no failed step and no `from_step`.
+        """
+        actor = checked_actor(actor, "retry_workflow()")
+        self._control.retry(workflow_id, from_step, actor)
+
+    def skip_step(self, workflow_id: str, step: int | str, *, actor: str | None = None) -> None:
+        """Mark a failed step complete without running it, and move on after it (a suspended
+        or terminated instance becomes runnable). Needs the workflow's definition registered.
+
+        Raises `WorkflowStateError` (changing nothing) when the step has not failed.
+        """
+        actor = checked_actor(actor, "skip_step()")
+        self._control.skip(workflow_id, step, actor)
+
+    def fork_workflow(self, workflow_id: str, from_step: int | str, *, actor: str | None = None) -> str:
+        """Start a new instance of the same definition at `from_step` (a step of the workflow's
+        own chain) with a copy of this instance's current data; return its id. Both instances'
+        histories note the fork; the original is not changed otherwise."""
+        actor = checked_actor(actor, "fork_workflow()")
+        return self._control.fork(workflow_id, from_step, actor)

@@ -1,4 +1,4 @@
-"""The filters of `get_workflow_instances`, as SQL stores write them."""
+"""The filters of `get_workflow_instances` and `find_workflows`, as SQL stores write them."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ def sql_instance_filters(
     definition_id: str | None,
     created_from: datetime | None,
     created_to: datetime | None,
+    reference: str | None = None,
 ) -> tuple[str, list[Any]]:
     """The ``WHERE`` clause of the given filters ("" when none) and its parameters.
 
@@ -27,6 +28,7 @@ def sql_instance_filters(
     for column, operator, value in (
         ("status", "=", status),
         ("workflow_definition_id", "=", definition_id),
+        ("reference", "=", reference),
         ("create_time", ">=", stored_time(created_from, "created_from")),
         ("create_time", "<=", stored_time(created_to, "created_to")),
     ):

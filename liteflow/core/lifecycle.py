@@ -19,10 +19,13 @@ __all__ = [
     "LifecycleEvent",
     "StepCompleted",
     "StepEvent",
+    "StepSkipped",
     "StepStarted",
     "WorkflowCompleted",
     "WorkflowError",
+    "WorkflowForked",
     "WorkflowResumed",
+    "WorkflowRetried",
     "WorkflowStarted",
     "WorkflowSuspended",
     "WorkflowTerminated",
@@ -50,6 +53,25 @@ class WorkflowStarted(LifecycleEvent):
 @dataclass(frozen=True)
 class WorkflowResumed(LifecycleEvent):
     """`resume_workflow` made a suspended instance runnable again."""
+
+
+@dataclass(frozen=True)
+class WorkflowRetried(WorkflowResumed):
+    """`retry_workflow` made a suspended or terminated instance runnable again, from its failed
+    step or from a step named by `step_id` (None: every failed step)."""
+
+    step_id: int | None
+    actor: str | None
+
+
+@dataclass(frozen=True)
+class WorkflowForked(WorkflowStarted):
+    """`fork_workflow` stored this new instance, starting at `step_id` with the data of
+    `source_workflow_id`."""
+
+    source_workflow_id: str
+    step_id: int
+    actor: str | None
 
 
 @dataclass(frozen=True)
@@ -84,6 +106,13 @@ class StepStarted(StepEvent):
 @dataclass(frozen=True)
 class StepCompleted(StepEvent):
     """The step finished and the flow moves on from it."""
+
+
+@dataclass(frozen=True)
+class StepSkipped(StepEvent):
+    """`skip_step` marked the failed step complete without running it; the flow moves on."""
+
+    actor: str | None
 
 
 @dataclass(frozen=True)

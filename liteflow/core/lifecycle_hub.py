@@ -44,7 +44,12 @@ _EVENT_TYPES: dict[str, type[LifecycleEvent]] = {
 
 
 #: The stored type of each field annotation the events use (times are checked on their own).
-_FIELD_TYPES: dict[str, tuple[type, ...]] = {"str": (str,), "int": (int,), "str | None": (str, type(None))}
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "int": (int,),
+    "str | None": (str, type(None)),
+    "int | None": (int, type(None)),
+}
 
 
 class HandlerList:

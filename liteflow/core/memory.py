@@ -11,6 +11,7 @@ from .changes import WorkflowChanges
 from .clock import to_utc, utcnow
 from .errors import InvalidArgumentError
 from .providers import PersistenceProvider
+from .queries import WorkflowQuery, WorkflowSummary, summary_of
 from .records import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance, new_id
 
 __all__ = ["MemoryPersistenceProvider"]
@@ -123,6 +124,16 @@ class MemoryPersistenceProvider(PersistenceProvider):
             ]
             found.sort(key=lambda workflow: (workflow.create_time or utcnow(), workflow.id))
             return [workflow.clone() for workflow in found[skip : skip + take]]
+
+    def find_workflows(self, query: WorkflowQuery) -> list[WorkflowSummary]:
+        with self._lock:
+            found = [
+                summary for summary in map(summary_of, self._workflows.values()) if query.matches(summary)
+            ]
+        found.sort(
+            key=lambda summary: (summary.create_time or utcnow(), summary.id), reverse=query.newest_first
+        )
+        return found[query.skip : query.skip + query.take]
 
     def purge_workflows(self, status: int, older_than: datetime) -> int:
         limit = to_utc(older_than)

@@ -7,17 +7,22 @@ from typing import Any
 from .definition import WorkflowStep
 from .records import ExecutionPointer, new_id
 
-__all__ = ["child_pointer", "compensation_pointer", "genesis_pointer", "next_pointer"]
+__all__ = ["child_pointer", "compensation_pointer", "genesis_pointer", "new_pointer", "next_pointer"]
 
 
-def _new(step: WorkflowStep) -> ExecutionPointer:
+def new_pointer(step_id: int, step_name: str | None) -> ExecutionPointer:
+    """An active pointer of a step, due now, in no block."""
     pointer = ExecutionPointer()
     pointer.id = new_id()
-    pointer.step_id = step.id
-    pointer.step_name = step.name
+    pointer.step_id = step_id
+    pointer.step_name = step_name
     pointer.active = True
     pointer.status = ExecutionPointer.PENDING
     return pointer
+
+
+def _new(step: WorkflowStep) -> ExecutionPointer:
+    return new_pointer(step.id, step.name)
 
 
 def genesis_pointer(first_step: WorkflowStep) -> ExecutionPointer:

@@ -12,7 +12,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from .changes import WorkflowChanges
+from .queries import WorkflowQuery, WorkflowSummary, summary_of
 from .records import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
+
+#: Instances read at a time by the default `find_workflows`.
+_SCAN_BATCH = 500
 
 __all__ = [
     "PersistenceProvider",
@@ -110,6 +114,26 @@ class PersistenceProvider(ABC):
         take: int = 100,
     ) -> list[WorkflowInstance]:
         """Instances matching every given filter, oldest first."""
+
+    def find_workflows(self, query: WorkflowQuery) -> list[WorkflowSummary]:
+        """Summaries of the instances matching `query`, newest first unless it says otherwise.
+
+        This default loads every matching instance through `get_workflow_instances`: a
+        store overrides it with one query on indexed fields (the built-in stores do).
+        """
+        found: list[WorkflowSummary] = []
+        offset = 0
+        while True:
+            batch = self.get_workflow_instances(
+                query.status, query.definition_id, query.created_from, query.created_to, offset, _SCAN_BATCH
+            )
+            found += [summary for summary in map(summary_of, batch) if query.matches(summary)]
+            if len(batch) < _SCAN_BATCH:
+                break
+            offset += _SCAN_BATCH
+        if query.newest_first:
+            found.reverse()
+        return found[query.skip : query.skip + query.take]
 
     @abstractmethod
     def purge_workflows(self, status: int, older_than: datetime) -> int:

@@ -9,28 +9,35 @@ tampered record fails to load with a `SerializationError` naming the field, inst
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
 from .errors import SerializationError
-from .records import ExecutionPointer, WorkflowInstance
+from .records import ExecutionPointer, WorkflowAction, WorkflowInstance
 
 __all__ = [
+    "ACTION_PLAIN",
+    "ACTION_TIME",
     "POINTER_ID_LISTS",
     "POINTER_PAYLOADS",
     "POINTER_PLAIN",
     "POINTER_TIMES",
     "WORKFLOW_PAYLOADS",
     "WORKFLOW_PLAIN",
+    "WORKFLOW_HISTORY",
     "WORKFLOW_TIMES",
     "check_plain",
+    "history_documents",
+    "restore_history",
     "restore_pointer",
 ]
 
 _TEXT: tuple[type, ...] = (str,)
 _OPTIONAL_TEXT: tuple[type, ...] = (str, type(None))
 _INT: tuple[type, ...] = (int,)
+_OPTIONAL_INT: tuple[type, ...] = (int, type(None))
 _BOOL: tuple[type, ...] = (bool,)
 
 #: Plain pointer fields and the types a stored value may have.
@@ -65,23 +72,39 @@ WORKFLOW_PLAIN: Mapping[str, tuple[type, ...]] = {
 }
 WORKFLOW_TIMES = ("next_execution", "create_time", "complete_time")
 WORKFLOW_PAYLOADS = ("data",)
+#: The instance field holding its history: a list of `WorkflowAction`s, stored as a list of
+#: documents with the plain fields below and the time as the store writes times.
+WORKFLOW_HISTORY = "history"
+ACTION_PLAIN: Mapping[str, tuple[type, ...]] = {
+    "action": _TEXT,
+    "actor": _OPTIONAL_TEXT,
+    "step_id": _OPTIONAL_INT,
+    "other_workflow_id": _OPTIONAL_TEXT,
+    "detail": _OPTIONAL_TEXT,
+}
+ACTION_TIME = "time"
 _WORKFLOW_POINTERS = "execution_pointers"
 
 _STATUS_RANGES = {
-    "pointer": range(ExecutionPointer.PENDING, ExecutionPointer.PENDING_PREDECESSOR + 1),
+    "pointer": range(ExecutionPointer.PENDING, ExecutionPointer.SKIPPED + 1),
     "workflow": range(WorkflowInstance.RUNNABLE, WorkflowInstance.TERMINATED + 1),
 }
 
 
 def _check_complete() -> None:
     pointer = set(POINTER_PLAIN) | set(POINTER_ID_LISTS) | set(POINTER_TIMES) | set(POINTER_PAYLOADS)
-    workflow = set(WORKFLOW_PLAIN) | set(WORKFLOW_TIMES) | set(WORKFLOW_PAYLOADS) | {_WORKFLOW_POINTERS}
-    for model, classified in ((ExecutionPointer(), pointer), (WorkflowInstance(), workflow)):
-        fields = set(vars(model))
-        if fields != classified:
+    workflow = set(WORKFLOW_PLAIN) | set(WORKFLOW_TIMES) | set(WORKFLOW_PAYLOADS)
+    workflow |= {WORKFLOW_HISTORY, _WORKFLOW_POINTERS}
+    action = set(ACTION_PLAIN) | {ACTION_TIME}
+    for model, found, classified in (
+        (ExecutionPointer, set(vars(ExecutionPointer())), pointer),
+        (WorkflowInstance, set(vars(WorkflowInstance())), workflow),
+        (WorkflowAction, {item.name for item in fields(WorkflowAction)}, action),
+    ):
+        if found != classified:
             raise RuntimeError(
-                f"record_schema does not match {type(model).__name__}: unclassified "
-                f"{sorted(fields - classified)}, gone {sorted(classified - fields)}"
+                f"record_schema does not match {model.__name__}: unclassified "
+                f"{sorted(found - classified)}, gone {sorted(classified - found)}"
             )
 
 
@@ -130,3 +153,40 @@ def restore_pointer(
         stored = document.get(name)
         state[name] = None if stored is None else load_payload(stored, f"{where} {name}")
     return pointer
+
+
+def history_documents(
+    history: Sequence[WorkflowAction], dump_time: Callable[[datetime, str], Any]
+) -> list[dict[str, Any]]:
+    """The stored form of a history; `dump_time(time, what)` is the store's form of a time."""
+    documents = []
+    for index, action in enumerate(history):
+        document = {name: getattr(action, name) for name in ACTION_PLAIN}
+        document[ACTION_TIME] = dump_time(action.time, f"history[{index}].{ACTION_TIME}")
+        documents.append(document)
+    return documents
+
+
+def restore_history(
+    documents: Any, load_time: Callable[[Any, str], datetime | None], where: str
+) -> list[WorkflowAction]:
+    """A history from its stored form (None: no history), every field type-checked."""
+    if documents is None:
+        return []
+    if type(documents) is not list or any(type(document) is not dict for document in documents):
+        raise SerializationError(f"cannot load {where}: its history is not a list of objects")
+    history = []
+    for index, document in enumerate(documents):
+        at = f"{where} history[{index}]"
+        unknown = set(document) - set(ACTION_PLAIN) - {ACTION_TIME}
+        if unknown:
+            raise SerializationError(f"cannot load {at}: unknown fields {sorted(unknown)}")
+        values = {
+            name: check_plain("action", name, document.get(name), kinds, at)
+            for name, kinds in ACTION_PLAIN.items()
+        }
+        time = load_time(document.get(ACTION_TIME), f"{at} {ACTION_TIME}")
+        if time is None:
+            raise SerializationError(f"cannot load {at}: it has no time")
+        history.append(WorkflowAction(time=time, **values))
+    return history

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ __all__ = [
     "Event",
     "EventSubscription",
     "ExecutionError",
+    "WorkflowAction",
     "checked_event_name",
     "event_key_text",
     "new_id",
@@ -35,6 +37,8 @@ class ExecutionPointer:
     COMPENSATED = 6
     CANCELLED = 7
     PENDING_PREDECESSOR = 8
+    #: Marked complete by an operator (`WorkflowHost.skip_step`) without running again.
+    SKIPPED = 9
 
     def __init__(self) -> None:
         self.id: str = ""
@@ -95,13 +99,16 @@ class WorkflowInstance:
         #: The caller's trace context at `start_workflow` (propagation headers as JSON text,
         #: written by `liteflow.otel`); opaque to the engine.
         self.trace_context: str | None = None
+        #: What operators did to the instance (suspend, retry, skip, fork...), oldest first.
+        self.history: list[WorkflowAction] = []
         self.execution_pointers: list[ExecutionPointer] = []
 
     def clone(self) -> WorkflowInstance:
-        """Copy the instance and its pointers; `data` is shared, not copied."""
+        """Copy the instance, its pointers and its history; `data` is shared, not copied."""
         twin = WorkflowInstance.__new__(WorkflowInstance)
         twin.__dict__.update(self.__dict__)
         twin.execution_pointers = [pointer.clone() for pointer in self.execution_pointers]
+        twin.history = list(self.history)
         return twin
 
     def find_pointer(self, pointer_id: str) -> ExecutionPointer | None:
@@ -115,6 +122,36 @@ class WorkflowInstance:
             f"WorkflowInstance(id={self.id!r}, definition={self.workflow_definition_id!r}, "
             f"version={self.version}, status={self.status})"
         )
+
+
+@dataclass(frozen=True)
+class WorkflowAction:
+    """One thing an operator did to an instance, kept in its `history`.
+
+    It lives in the instance's own record, so the action and the note of it are one write:
+    an action is never stored without its note, nor a note without its action.
+    """
+
+    SUSPEND = "suspend"
+    RESUME = "resume"
+    TERMINATE = "terminate"
+    RETRY = "retry"
+    SKIP = "skip"
+    #: On the instance a fork was made from; `other_workflow_id` is the new instance.
+    FORK = "fork"
+    #: On the new instance; `other_workflow_id` is the one it was forked from.
+    FORKED_FROM = "forked-from"
+
+    action: str
+    time: datetime
+    #: Who did it, as given by the caller (free text: a user name, a ticket...).
+    actor: str | None = None
+    #: The step the action named (retried from, skipped, forked at), if any.
+    step_id: int | None = None
+    #: The other instance of a fork.
+    other_workflow_id: str | None = None
+    #: What happened, for people.
+    detail: str | None = None
 
 
 class Event:
@@ -159,6 +196,8 @@ class ExecutionError:
         self.workflow_id: str = ""
         self.execution_pointer_id: str = ""
         self.message: str = ""
+        #: The formatted traceback of a step's exception (its last lines when it is long).
+        self.traceback: str | None = None
 
     def __repr__(self) -> str:
         return f"ExecutionError(workflow={self.workflow_id!r}, message={self.message!r})"

@@ -50,21 +50,31 @@ class WorkflowRegistry:
             ) from exc
         definition.data_type = workflow.data_type
         definition.description = (type(workflow).__doc__ or "").strip() or None
-        with self._lock:
-            key = (workflow_id, version)
-            if key in self._definitions:
-                raise DuplicateWorkflowError(
-                    f"workflow '{workflow_id}' version {version} is already registered"
-                )
-            self._definitions[key] = definition
-            latest = self._latest.get(workflow_id)
-            if latest is None or latest.version < version:
-                self._latest[workflow_id] = definition
+        self.add_definition(definition)
         # Stored data of this workflow may then name classes of these packages.
         KNOWN_TYPES.learn_packages_of(
             [type(workflow), definition.data_type, *(step.body for step in definition.steps)]
         )
         return definition
+
+    def add_definition(self, definition: WorkflowDefinition) -> None:
+        """Register a definition already built (by another registry: an operator's host shares
+        the application's definitions this way)."""
+        with self._lock:
+            key = (definition.id, definition.version)
+            if key in self._definitions:
+                raise DuplicateWorkflowError(
+                    f"workflow '{definition.id}' version {definition.version} is already registered"
+                )
+            self._definitions[key] = definition
+            latest = self._latest.get(definition.id)
+            if latest is None or latest.version < definition.version:
+                self._latest[definition.id] = definition
+
+    def definitions(self) -> list[WorkflowDefinition]:
+        """Every registered definition, by id then version."""
+        with self._lock:
+            return [self._definitions[key] for key in sorted(self._definitions)]
 
     def get_definition(self, workflow_id: str, version: int | None = None) -> WorkflowDefinition:
         """The definition for (id, version), or the highest version when `version` is None."""

@@ -23,6 +23,13 @@ __all__ = ["ExecutionReport", "ResultProcessor"]
 
 #: In a saga's persistence data while its compensations run.
 _COMPENSATING = "compensating"
+#: Characters of a failure's traceback kept with its error (the last ones: the innermost frames).
+MAX_TRACEBACK = 16_000
+
+
+def _traceback_text(exc: BaseException) -> str:
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return text if len(text) <= MAX_TRACEBACK else "...\n" + text[-MAX_TRACEBACK:]
 
 
 class ExecutionReport:
@@ -171,6 +178,20 @@ class ResultProcessor:
         subscription.subscribe_as_of = result.event_as_of or now
         report.subscriptions.append(subscription)
 
+    def skip(
+        self,
+        workflow: WorkflowInstance,
+        definition: WorkflowDefinition,
+        pointer: ExecutionPointer,
+        step: WorkflowStep,
+        now: datetime,
+    ) -> None:
+        """Complete a failed pointer without running its step (an operator's `skip_step`): the
+        flow moves on as if it returned `next()`, without its outputs."""
+        pointer.sleep_until = None
+        self._complete(workflow, definition, pointer, step, ExecutionResult.next(), now)
+        pointer.status = ExecutionPointer.SKIPPED
+
     def cancel(
         self,
         workflow: WorkflowInstance,
@@ -221,6 +242,7 @@ class ResultProcessor:
         error.workflow_id = workflow.id
         error.execution_pointer_id = pointer.id
         error.message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        error.traceback = _traceback_text(exc)
         report.errors.append(error)
         pointer.status = ExecutionPointer.FAILED
         behavior = step.error_behavior

@@ -412,6 +412,11 @@ def test_bad_arguments_raise_invalid_argument_error(arguments: dict[str, Any], m
 
 #: What each migration added, undone: a store of an older schema version, made with today's code.
 _UNDO_MIGRATIONS = {
+    5: (
+        "DROP INDEX workflows_reference",
+        "ALTER TABLE execution_errors DROP COLUMN traceback",
+        "ALTER TABLE workflows DROP COLUMN history",
+    ),
     4: ("DROP TABLE pointer_history",),
     3: ("ALTER TABLE workflows DROP COLUMN trace_context",),
     2: ("DROP INDEX subscriptions_workflow",),
@@ -443,7 +448,7 @@ def test_a_database_of_schema_version_1_is_migrated_and_its_rows_still_load(db_p
     with sqlite3.connect(db_path) as raw:
         assert raw.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
         indexes = {name for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-    assert "subscriptions_workflow" in indexes
+    assert {"subscriptions_workflow", "workflows_reference"} <= indexes
 
 
 def test_a_database_of_schema_version_2_gets_the_trace_context_column(db_path: Path) -> None:

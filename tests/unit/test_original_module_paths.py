@@ -32,6 +32,7 @@ CORE_NAMES = {
     "WorkflowDefinitionError", "WorkflowHost", "WorkflowInstance", "WorkflowNotFoundError",
     "WorkflowNotRegisteredError", "WorkflowStep", "configure_workflow_host",
     "register_type",  # added with the known types of stored documents
+    "WorkflowAction", "WorkflowQuery", "WorkflowStateError", "WorkflowSummary",  # and with repairs
 }  # fmt: skip
 
 #: Each compatibility module's names: the original's user-facing ones (models also keeps the

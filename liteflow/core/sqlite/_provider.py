@@ -20,12 +20,22 @@ from ..clock import utcnow
 from ..errors import InvalidArgumentError, SerializationError
 from ..instance_filters import sql_instance_filters
 from ..providers import PersistenceProvider
-from ..record_schema import POINTER_PAYLOADS, POINTER_TIMES, WORKFLOW_PLAIN, check_plain, restore_pointer
+from ..queries import WorkflowQuery, WorkflowSummary
+from ..record_schema import (
+    POINTER_PAYLOADS,
+    POINTER_TIMES,
+    WORKFLOW_PLAIN,
+    check_plain,
+    history_documents,
+    restore_history,
+    restore_pointer,
+)
 from ..records import (
     Event,
     EventSubscription,
     ExecutionError,
     ExecutionPointer,
+    WorkflowAction,
     WorkflowInstance,
     event_key_text,
     new_id,
@@ -50,6 +60,7 @@ from ._schema import (
     SELECT_ERRORS,
     SELECT_EVENT,
     SELECT_HISTORY,
+    SELECT_SUMMARIES,
     SELECT_WORKFLOWS,
     UPDATE_WORKFLOW_STATE,
     UPSERT_WORKFLOW,
@@ -58,6 +69,12 @@ from ._schema import (
 from ._values import POINTER_PLAIN, decode_document, encode_document, from_micros, stored_time, to_micros
 
 __all__ = ["SqlitePersistenceProvider"]
+
+
+def _dump_history(history: Sequence[WorkflowAction]) -> str | None:
+    if not history:
+        return None
+    return encode_document(history_documents(history, to_micros), "history")
 
 
 class SqlitePersistenceProvider(PersistenceProvider):
@@ -153,8 +170,8 @@ class SqlitePersistenceProvider(PersistenceProvider):
             workflow.workflow_definition_id,
             workflow.version,
             to_micros(workflow.create_time, "create_time"),
-            workflow.description,
             workflow.reference,
+            workflow.description,
             workflow.parent_workflow_id,
             workflow.status,
             to_micros(workflow.next_execution, "next_execution"),
@@ -162,6 +179,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
             self._dumps(workflow.data, "data"),
             self._dump_pointers(workflow.execution_pointers),
             workflow.trace_context,
+            _dump_history(workflow.history),
         )
 
     def _workflow_from_row(self, row: Sequence[Any]) -> WorkflowInstance:
@@ -171,8 +189,8 @@ class SqlitePersistenceProvider(PersistenceProvider):
             workflow.workflow_definition_id,
             workflow.version,
             create_time,
-            workflow.description,
             workflow.reference,
+            workflow.description,
             workflow.parent_workflow_id,
             workflow.status,
             next_execution,
@@ -180,6 +198,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
             data,
             pointers,
             workflow.trace_context,
+            history,
         ) = row
         where = f"workflow {workflow.id!r}"
         for name, kinds in WORKFLOW_PLAIN.items():
@@ -191,6 +210,12 @@ class SqlitePersistenceProvider(PersistenceProvider):
             raise SerializationError(f"cannot load {where}: its data or pointers are not stored as text")
         workflow.data = self._loads(data, f"data of workflow {workflow.id!r}")
         workflow.execution_pointers = self._load_pointers(pointers, workflow.id)
+        if history is not None:
+            if type(history) is not str:
+                raise SerializationError(f"cannot load {where}: its history is not stored as text")
+            workflow.history = restore_history(
+                decode_document(history, f"history of {where}"), stored_time, where
+            )
         return workflow
 
     @staticmethod
@@ -323,6 +348,24 @@ class SqlitePersistenceProvider(PersistenceProvider):
         )
         return [self._workflow_from_row(row) for row in rows]
 
+    def find_workflows(self, query: WorkflowQuery) -> list[WorkflowSummary]:
+        where, parameters = sql_instance_filters(
+            "?",
+            to_micros,
+            query.status,
+            query.definition_id,
+            query.created_from,
+            query.created_to,
+            query.reference,
+        )
+        order = "DESC" if query.newest_first else "ASC"
+        rows = self._db.read(
+            f"{SELECT_SUMMARIES}{where} ORDER BY create_time {order}, rowid {order} LIMIT ? OFFSET ?",
+            (*parameters, query.take, query.skip),
+            "find_workflows",
+        )
+        return [WorkflowSummary(*row[:7], *(from_micros(value) for value in row[7:])) for row in rows]
+
     def purge_workflows(self, status: int, older_than: datetime) -> int:
         parameters = (status, to_micros(older_than, "older_than"))
 
@@ -428,6 +471,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
                 error.execution_pointer_id,
                 to_micros(error.error_time, "error_time"),
                 error.message,
+                error.traceback,
             )
             for error in errors
         ]
@@ -448,7 +492,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
         found = []
         for row in self._db.read(SELECT_ERRORS, (workflow_id,), "get_errors"):
             error = ExecutionError()
-            error.workflow_id, error.execution_pointer_id, error_time, error.message = row
+            error.workflow_id, error.execution_pointer_id, error_time, error.message, error.traceback = row
             error.error_time = from_micros(error_time)
             found.append(error)
         return found

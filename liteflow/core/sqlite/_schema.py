@@ -62,13 +62,20 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         pointer TEXT NOT NULL)""",
         "CREATE INDEX IF NOT EXISTS pointer_history_workflow ON pointer_history (workflow_id, position)",
     ),
+    # 5: what operators did to each instance, the tracebacks of step errors, and operators'
+    # look-ups by reference
+    (
+        "ALTER TABLE workflows ADD COLUMN history TEXT",
+        "ALTER TABLE execution_errors ADD COLUMN traceback TEXT",
+        "CREATE INDEX IF NOT EXISTS workflows_reference ON workflows (reference) WHERE reference IS NOT NULL",
+    ),
 )
 
-# What a workflow is, fixed when it is created, then what a persist changes.
-WORKFLOW_IDENTITY = ("id", "workflow_definition_id", "version", "create_time")
+# What a workflow is, fixed when it is created, then what a persist changes. The reference
+# is set once too: kept out of the usual UPDATE, its index costs a pass nothing.
+WORKFLOW_IDENTITY = ("id", "workflow_definition_id", "version", "create_time", "reference")
 WORKFLOW_STATE = (
     "description",
-    "reference",
     "parent_workflow_id",
     "status",
     "next_execution",
@@ -76,6 +83,7 @@ WORKFLOW_STATE = (
     "data",
     "execution_pointers",
     "trace_context",
+    "history",
 )
 WORKFLOW_COLUMNS = ", ".join(WORKFLOW_IDENTITY + WORKFLOW_STATE)
 SELECT_WORKFLOWS = f"SELECT {WORKFLOW_COLUMNS} FROM workflows"
@@ -87,13 +95,18 @@ INSERT_WORKFLOW = (
 # sets only the state columns, and only when the identity columns still match.
 UPDATE_WORKFLOW_STATE = (
     f"UPDATE workflows SET {', '.join(f'{name} = ?' for name in WORKFLOW_STATE)} "
-    "WHERE id = ? AND workflow_definition_id = ? AND version = ? AND create_time IS ?"
+    f"WHERE id = ? AND {' AND '.join(f'{name} IS ?' for name in WORKFLOW_IDENTITY[1:])}"
 )
 # Otherwise replace the whole row; an upsert keeps the rowid (insertion order breaks
 # create_time ties) and stores an instance never created, as the in-memory provider does.
 UPSERT_WORKFLOW = f"{INSERT_WORKFLOW} ON CONFLICT (id) DO UPDATE SET " + ", ".join(
     f"{name} = excluded.{name}" for name in (*WORKFLOW_IDENTITY[1:], *WORKFLOW_STATE)
 )
+SUMMARY_COLUMNS = (
+    "id, workflow_definition_id, version, status, reference, description, parent_workflow_id, "
+    "create_time, complete_time, next_execution"
+)
+SELECT_SUMMARIES = f"SELECT {SUMMARY_COLUMNS} FROM workflows"
 PURGE_CONDITION = "status = ? AND COALESCE(complete_time, create_time) < ?"
 PURGE_DEPENDENTS = (
     f"DELETE FROM pointer_history WHERE workflow_id IN (SELECT id FROM workflows WHERE {PURGE_CONDITION})",
@@ -134,10 +147,10 @@ EVENTS_SINCE = (
 MARK_EVENT = "UPDATE events SET is_processed = ? WHERE id = ?"
 
 INSERT_ERROR = (
-    "INSERT INTO execution_errors (workflow_id, execution_pointer_id, error_time, message) "
-    "VALUES (?, ?, ?, ?)"
+    "INSERT INTO execution_errors (workflow_id, execution_pointer_id, error_time, message, traceback) "
+    "VALUES (?, ?, ?, ?, ?)"
 )
 SELECT_ERRORS = (
-    "SELECT workflow_id, execution_pointer_id, error_time, message FROM execution_errors "
+    "SELECT workflow_id, execution_pointer_id, error_time, message, traceback FROM execution_errors "
     "WHERE workflow_id = ? ORDER BY id"
 )

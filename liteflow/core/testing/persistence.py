@@ -5,12 +5,13 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from ..changes import WorkflowChanges
 from ..clock import utcnow
 from ..errors import LiteFlowError
-from ..providers import PersistenceProvider
 from ..record_schema import (
+    ACTION_PLAIN,
     POINTER_ID_LISTS,
     POINTER_PAYLOADS,
     POINTER_PLAIN,
@@ -19,9 +20,16 @@ from ..record_schema import (
     WORKFLOW_PLAIN,
     WORKFLOW_TIMES,
 )
-from ..records import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
+from ..records import (
+    Event,
+    EventSubscription,
+    ExecutionError,
+    ExecutionPointer,
+    WorkflowAction,
+    WorkflowInstance,
+)
 from ..serialization import register_type
-from ._suite import ProviderSuite
+from ._operator_checks import OperatorQueryChecks
 
 __all__ = ["PersistenceProviderConformance", "SampleData"]
 
@@ -111,6 +119,8 @@ def _every_field_set() -> WorkflowInstance:
         setattr(instance, name, moment + timedelta(minutes=offset))
     for name in WORKFLOW_PAYLOADS:
         setattr(instance, name, {"field": name, "values": [1, 2.5, None]})
+    plain: dict[str, Any] = {name: _non_default(name, kinds, 0) for name, kinds in ACTION_PLAIN.items()}
+    instance.history = [WorkflowAction(**plain, time=moment + timedelta(hours=1))]
     pointer = ExecutionPointer()
     for name, kinds in POINTER_PLAIN.items():
         setattr(pointer, name, _non_default(name, kinds, ExecutionPointer.WAITING))
@@ -137,11 +147,8 @@ def _finished_pointer(pointer_id: str) -> ExecutionPointer:
     return pointer
 
 
-class PersistenceProviderConformance(ProviderSuite[PersistenceProvider]):
+class PersistenceProviderConformance(OperatorQueryChecks):
     """Checks for `PersistenceProvider`; implement `create_provider` (a fresh, empty store)."""
-
-    def dispose_provider(self, provider: PersistenceProvider) -> None:
-        provider.close()
 
     def test_create_assigns_id_and_get_round_trips_every_field(self) -> None:
         with self.provider() as store:

@@ -1,0 +1,88 @@
+"""Finding instances for people: filters, newest first, and summaries without data or steps.
+
+An operator's list (the ``liteflow`` command, the dashboard) pages through many instances;
+loading each one whole would read its data and pointers, and one that cannot be loaded would
+break the page. `PersistenceProvider.find_workflows` answers with `WorkflowSummary` rows
+instead; the built-in stores do it with one indexed query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from .clock import to_utc
+from .errors import InvalidArgumentError
+from .records import WorkflowInstance
+
+__all__ = ["WorkflowQuery", "WorkflowSummary", "summary_of"]
+
+
+@dataclass(frozen=True)
+class WorkflowQuery:
+    """Which instances, in which order, which page. Every filter given must match."""
+
+    status: int | None = None
+    definition_id: str | None = None
+    #: The exact reference given to `start_workflow`.
+    reference: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    newest_first: bool = True
+    skip: int = 0
+    take: int = 50
+
+    def __post_init__(self) -> None:
+        for name in ("created_from", "created_to"):
+            value = getattr(self, name)
+            if value is not None:
+                try:
+                    object.__setattr__(self, name, to_utc(value))
+                except TypeError as exc:
+                    raise InvalidArgumentError(f"WorkflowQuery.{name}: {exc}") from None
+        for name in ("skip", "take"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise InvalidArgumentError(f"WorkflowQuery.{name} must be an int >= 0, got {value!r}")
+
+    def matches(self, summary: WorkflowSummary) -> bool:
+        """Whether `summary` passes every filter (for stores that filter in Python)."""
+        created = summary.create_time
+        return (
+            (self.status is None or summary.status == self.status)
+            and (self.definition_id is None or summary.workflow_definition_id == self.definition_id)
+            and (self.reference is None or summary.reference == self.reference)
+            and (self.created_from is None or (created is not None and created >= self.created_from))
+            and (self.created_to is None or (created is not None and created <= self.created_to))
+        )
+
+
+@dataclass(frozen=True)
+class WorkflowSummary:
+    """An instance's stored fields that are not data, steps or history."""
+
+    id: str
+    workflow_definition_id: str
+    version: int
+    status: int
+    reference: str | None
+    description: str | None
+    parent_workflow_id: str | None
+    create_time: datetime | None
+    complete_time: datetime | None
+    next_execution: datetime | None
+
+
+def summary_of(instance: WorkflowInstance) -> WorkflowSummary:
+    return WorkflowSummary(
+        instance.id,
+        instance.workflow_definition_id,
+        instance.version,
+        instance.status,
+        instance.reference,
+        instance.description,
+        instance.parent_workflow_id,
+        instance.create_time,
+        instance.complete_time,
+        instance.next_execution,
+    )

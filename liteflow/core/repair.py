@@ -176,10 +176,10 @@ def _run_pointer_again(pointer: ExecutionPointer, catalog: StepCatalog) -> None:
 def _restart_at(instance: WorkflowInstance, catalog: StepCatalog, step_id: int, now: datetime) -> None:
     """A new pointer for the step, where its latest pointer was (same block, same foreach item);
     what still runs in that branch (and inside it) is cancelled. Other branches are untouched."""
-    previous = None
-    for pointer in instance.execution_pointers:
-        if pointer.step_id == step_id:
-            previous = pointer  # pointers are kept in the order they were made: the last is the latest
+    # Pointers are kept in the order they were made: the last is the latest; a failed one first.
+    mine = [pointer for pointer in instance.execution_pointers if pointer.step_id == step_id]
+    failed = failed_pointers(instance, step_id)
+    previous = failed[-1] if failed else mine[-1] if mine else None
     if previous is None:
         if catalog.block_of(step_id) is not None:
             raise WorkflowStateError(

@@ -7,6 +7,7 @@ commands. Errors are one line on standard error; the exit code says what happene
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -68,11 +69,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         return _fail(err, f"{type(exc).__name__}: {exc}", EXIT_FAILED)
 
 
-def _dashboard(args: object, out: TextIO) -> int:
+def _dashboard(args: argparse.Namespace, out: TextIO) -> int:
     try:
         from liteflow.dashboard._serve import serve
     except ImportError as exc:
         raise InvalidArgumentError(
             f"the dashboard needs its extra: pip install 'liteflow[dashboard]' ({exc})"
         ) from None
-    return serve(args, out)
+    code: int = serve(args, out)
+    return code

@@ -9,10 +9,20 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from liteflow.core.queries import WorkflowQuery
-from liteflow.operate import Operator, StuckReport, instance_view, iso, parse_status, shown, summary_view
+from liteflow.operate import (
+    Operator,
+    StuckReport,
+    instance_view,
+    iso,
+    parse_duration,
+    parse_json,
+    parse_status,
+    parse_time,
+    shown,
+    summary_view,
+)
 
 from ._tables import print_instance, print_table, short_time
-from ._values import parse_duration, parse_json, parse_time
 
 __all__ = ["COMMANDS", "EXIT_FOUND", "EXIT_OK", "EXIT_REFUSED"]
 

@@ -8,6 +8,7 @@ from ._app import load_app
 from ._documents import StoredDocument, StoredDocumentSerializer, shown
 from ._operator import Operator, StuckReport
 from ._stores import STORE_SCHEMES, open_store
+from ._values import parse_duration, parse_json, parse_time
 from ._views import (
     POINTER_STATUS_NAMES,
     STATUS_NAMES,
@@ -31,7 +32,10 @@ __all__ = [
     "iso",
     "load_app",
     "open_store",
+    "parse_duration",
+    "parse_json",
     "parse_status",
+    "parse_time",
     "pointer_state",
     "shown",
     "step_label",

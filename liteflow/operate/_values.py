@@ -1,4 +1,4 @@
-"""Reading the command line's values: durations, times, JSON."""
+"""Reading values people type: durations, times, JSON (the command line's and the dashboard's filters)."""
 
 from __future__ import annotations
 

@@ -166,9 +166,11 @@ class _Drawing:
             return box
         undo_step = self.definition.steps[step.compensation_step_id]
         undo = self.container(undo_step) if undo_step.children else self.node(undo_step)
-        parts = [box.placed(0, 0), f'<text x="{box.width + 6:.0f}" y="14" class="undo">undo ⟶</text>']
-        parts.append(f'<g class="compensation">{undo.placed(box.width + GAP * 2.5, 0)}</g>')
-        return _Box(box.width + GAP * 2.5 + undo.width, max(box.height, undo.height), parts)
+        # As wide on the left as the compensation is on the right, so the step stays on its chain.
+        side = GAP * 2.5 + undo.width
+        parts = [box.placed(side, 0), f'<text x="{side + box.width + 6:.0f}" y="14" class="undo">undo</text>']
+        parts.append(f'<g class="compensation">{undo.placed(side + box.width + GAP * 2.5, 0)}</g>')
+        return _Box(box.width + 2 * side, max(box.height, undo.height), parts)
 
     def block(self, first_id: int) -> _Box:
         """A chain of steps from `first_id`, ending where it ends or splits into branches."""

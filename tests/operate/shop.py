@@ -42,6 +42,7 @@ def ran(name: str) -> object:
     def step(context: StepExecutionContext) -> None:
         context.workflow.data.ran.append(name)
 
+    step.__name__ = step.__qualname__ = name
     return step
 
 

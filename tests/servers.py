@@ -49,6 +49,7 @@ __all__ = [
     "require_address",
     "require_azure",
     "require_azurite_on_default_ports",
+    "require_chromium",
     "require_mongo",
     "require_postgres",
     "require_rabbitmq",
@@ -129,6 +130,24 @@ def drop_database(uri: str, name: str) -> None:
         client.drop_database(name)
     finally:
         client.close()
+
+
+CHROMIUM_ENV = "LITEFLOW_CHROMIUM"
+CHROMEDRIVER_ENV = "LITEFLOW_CHROMEDRIVER"
+
+
+def _executables(paths: str) -> None:
+    missing = [path for path in paths.split(",") if not (Path(path).is_file() and os.access(path, os.X_OK))]
+    if missing:
+        raise FileNotFoundError(f"{', '.join(missing)} missing (apt-get install chromium chromium-driver)")
+
+
+def require_chromium() -> tuple[str, str]:
+    """Debian's Chromium and its ChromeDriver, for the dashboard's browser tests."""
+    browser = server_address(CHROMIUM_ENV, "/usr/bin/chromium")
+    driver = server_address(CHROMEDRIVER_ENV, "/usr/bin/chromedriver")
+    require_address("Chromium", f"{browser},{driver}", _executables)
+    return browser, driver
 
 
 POSTGRES_URL_ENV = "LITEFLOW_POSTGRES_URL"

@@ -34,5 +34,6 @@ def serve(args: argparse.Namespace, out: TextIO) -> int:
         app = create_app(operator, token=args.token, read_only=read_only)
         out.write(f"liteflow dashboard on http://{args.host}:{args.port}/ (Ctrl-C to stop)\n")
         out.flush()
-        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+        # Open pages keep a live-update stream each: stopping does not wait for them long.
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=2)
     return 0

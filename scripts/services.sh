@@ -9,8 +9,9 @@
 #   bash scripts/services.sh stop-redis PORT      stop one of our Redis servers (fault tests)
 #   bash scripts/services.sh start-redis PORT     start it again
 #
-# SERVER is one of: redis rabbitmq azurite mongo postgres (default: all). State, logs and
-# installs live under .services/ in the checkout (git-ignored). See scripts/README.md.
+# SERVER is one of: redis rabbitmq azurite mongo postgres chromium (default: all; chromium
+# is the dashboard tests' browser, installed, not started). State, logs and installs live
+# under .services/ in the checkout (git-ignored). See scripts/README.md.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -26,7 +27,9 @@ MONGO_PORT=27018
 MONGO_PIP_SPECS=("mongoeco[wire]==4.11.0" "pymongo>=4.20,<5")
 MONGO_VENV="$SVC/mongoeco-venv"
 POSTGRES_PORT=5432
-ALL_SERVERS=(redis rabbitmq azurite mongo postgres)
+ALL_SERVERS=(redis rabbitmq azurite mongo postgres chromium)
+CHROMIUM=/usr/bin/chromium
+CHROMEDRIVER=/usr/bin/chromedriver
 
 # Deadlines in seconds (override through the environment if a machine is slow).
 REDIS_DEADLINE=${SERVICES_REDIS_DEADLINE:-15}
@@ -571,6 +574,29 @@ status_postgres() {
     else
         say "postgres: DOWN"; return 1
     fi
+
+# ---------------------------------------------------------------- Chromium (browser tests)
+
+chromium_installed() { [[ -x $CHROMIUM && -x $CHROMEDRIVER ]]; }
+
+# Debian's chromium and chromium-driver: the dashboard's tests drive them headless with
+# Selenium. Nothing runs until a test starts the driver, so start only installs them.
+start_chromium() {
+    local t0
+    if chromium_installed; then
+        say "chromium: installed ($("$CHROMIUM" --version 2>/dev/null | head -n 1))"
+        return 0
+    fi
+    t0=$(now)
+    apt_install chromium chromium-driver
+    chromium_installed || die "chromium: installed, but $CHROMIUM or $CHROMEDRIVER is missing"
+    say "chromium: installed in $(elapsed_since "$t0")s"
+}
+
+stop_chromium() { say "chromium: not a server, nothing to stop"; }
+
+status_chromium() {
+    if chromium_installed; then say "chromium: installed"; else say "chromium: MISSING"; return 1; fi
 }
 
 # ---------------------------------------------------------------- commands
@@ -584,6 +610,7 @@ print_env() {
         "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$AZURITE_KEY;BlobEndpoint=http://127.0.0.1:${AZURITE_PORTS[0]}/devstoreaccount1;QueueEndpoint=http://127.0.0.1:${AZURITE_PORTS[1]}/devstoreaccount1;TableEndpoint=http://127.0.0.1:${AZURITE_PORTS[2]}/devstoreaccount1;"
     printf 'export LITEFLOW_MONGO_URI=%s\n' "mongodb://127.0.0.1:$MONGO_PORT/"
     printf 'export LITEFLOW_POSTGRES_URL=%s\n' "postgresql://postgres@127.0.0.1:$POSTGRES_PORT/postgres"
+    printf 'export LITEFLOW_CHROMIUM=%s LITEFLOW_CHROMEDRIVER=%s\n' "$CHROMIUM" "$CHROMEDRIVER"
 }
 
 # servers_from ARGS...: validate names, default to all.
@@ -594,7 +621,7 @@ servers_from() {
     local s
     for s in "$@"; do
         case $s in
-            redis | rabbitmq | azurite | mongo | postgres) SERVERS+=("$s") ;;
+            redis | rabbitmq | azurite | mongo | postgres | chromium) SERVERS+=("$s") ;;
             rabbit) SERVERS+=(rabbitmq) ;;
             mongodb | mongoeco) SERVERS+=(mongo) ;;
             postgres | postgresql | pg) SERVERS+=(postgres) ;;
@@ -606,7 +633,7 @@ servers_from() {
 check_port_arg() { [[ ${1:-} =~ ^[0-9]+$ ]] || die "usage: services.sh $2 PORT (e.g. ${REDIS_PORTS[1]})"; }
 
 usage() {
-    sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 main() {

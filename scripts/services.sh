@@ -574,6 +574,7 @@ status_postgres() {
     else
         say "postgres: DOWN"; return 1
     fi
+}
 
 # ---------------------------------------------------------------- Chromium (browser tests)
 

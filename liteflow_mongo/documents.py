@@ -25,9 +25,9 @@ from liteflow.core.record_schema import (
     POINTER_PLAIN,
     POINTER_TIMES,
     WORKFLOW_PLAIN,
+    action_documents,
     check_plain,
-    history_documents,
-    restore_history,
+    restore_actions,
     restore_pointer,
 )
 from liteflow.core.records import (
@@ -152,14 +152,14 @@ def pointer_from_document(
     )
 
 
-def _history_documents(history: list[WorkflowAction]) -> list[dict[str, Any]]:
-    documents = history_documents(history, lambda time, _: time)
+def _action_documents(actions: list[WorkflowAction]) -> list[dict[str, Any]]:
+    documents = action_documents(actions, lambda time, _: time)
     for document in documents:
         _put_times(document, {ACTION_TIME: document[ACTION_TIME]})
     return documents
 
 
-def _history_from_documents(documents: Any, workflow_id: str) -> list[WorkflowAction]:
+def _actions_from_documents(documents: Any, workflow_id: str) -> list[WorkflowAction]:
     where = f"workflow {workflow_id}"
     if type(documents) is list and all(type(document) is dict for document in documents):
         documents = [
@@ -169,7 +169,7 @@ def _history_from_documents(documents: Any, workflow_id: str) -> list[WorkflowAc
             }
             for document in documents
         ]
-    return restore_history(documents, _checked_time, where)
+    return restore_actions(documents, _checked_time, where)
 
 
 def _checked_time(value: Any, where: str) -> datetime | None:
@@ -188,7 +188,7 @@ def workflow_document(serializer: Serializer, workflow: WorkflowInstance) -> dic
         "parent_workflow_id": workflow.parent_workflow_id,
         "status": workflow.status,
         "trace_context": workflow.trace_context,
-        "history": _history_documents(workflow.history),
+        "actions": _action_documents(workflow.actions),
         "data": _store(serializer, workflow.data, "data"),
         "execution_pointers": [
             pointer_document(serializer, pointer, index)
@@ -222,7 +222,7 @@ def workflow_from_document(serializer: Serializer, document: dict[str, Any]) -> 
     workflow.complete_time = _get_time(document, "complete_time")
     for name, kinds in WORKFLOW_PLAIN.items():
         check_plain("workflow", name, getattr(workflow, name), kinds, f"workflow {workflow.id}")
-    workflow.history = _history_from_documents(document.get("history"), workflow.id)
+    workflow.actions = _actions_from_documents(document.get("actions"), workflow.id)
     pointers = document.get("execution_pointers") or []
     if type(pointers) is not list:
         raise SerializationError(f"cannot load workflow {workflow.id}: its pointers are not a list")
@@ -233,7 +233,7 @@ def workflow_from_document(serializer: Serializer, document: dict[str, Any]) -> 
     return workflow
 
 
-#: The fields `summary_from_document` reads (a projection: no data, pointers or history).
+#: The fields `summary_from_document` reads (a projection: no data, pointers or actions).
 SUMMARY_FIELDS = {
     name: 1
     for name in (

@@ -278,8 +278,8 @@ class MongoPersistenceProvider(PersistenceProvider):
             conditions.append(time_filter("create_time", "$lte", query.created_to))
         direction = -1 if query.newest_first else 1
         order = [(name, direction) for name, _ in time_sort("create_time")]
-        workflows = self._collection(WORKFLOWS)
-        documents = self._call(
+        workflows = self._db.collection(WORKFLOWS)
+        documents = self._db.call(
             "find workflows",
             lambda: list(
                 workflows.find(_all_of(*conditions) if conditions else {}, SUMMARY_FIELDS)

@@ -16,14 +16,18 @@ from psycopg.types.json import Jsonb
 
 from liteflow.core.clock import to_utc
 from liteflow.core.errors import InvalidArgumentError, SerializationError
+from liteflow.core.queries import WorkflowSummary
 from liteflow.core.record_schema import (
     POINTER_ID_LISTS,
     POINTER_PAYLOADS,
     POINTER_TIMES,
+    WORKFLOW_ACTIONS,
     WORKFLOW_PAYLOADS,
     WORKFLOW_PLAIN,
     WORKFLOW_TIMES,
+    action_documents,
     check_plain,
+    restore_actions,
     restore_pointer,
 )
 from liteflow.core.record_schema import POINTER_PLAIN as SCHEMA_POINTER_PLAIN
@@ -40,12 +44,14 @@ from liteflow.core.serialization import Serializer
 __all__ = [
     "ERROR_COLUMNS",
     "EVENT_COLUMNS",
+    "SUMMARY_COLUMNS",
     "SUBSCRIPTION_COLUMNS",
     "WORKFLOW_COLUMNS",
     "Rows",
     "error_from_row",
     "error_row",
     "stored_time",
+    "summary_from_row",
     "subscription_from_row",
     "subscription_row",
 ]
@@ -64,6 +70,7 @@ WORKFLOW_COLUMNS = (
     "data",
     "execution_pointers",
     "trace_context",
+    "actions",
 )
 SUBSCRIPTION_COLUMNS = (
     "id",
@@ -75,10 +82,26 @@ SUBSCRIPTION_COLUMNS = (
     "subscribe_as_of",
 )
 EVENT_COLUMNS = ("id", "event_name", "event_key", "event_data", "event_time", "is_processed")
-ERROR_COLUMNS = ("workflow_id", "execution_pointer_id", "error_time", "message")
+ERROR_COLUMNS = ("workflow_id", "execution_pointer_id", "error_time", "message", "traceback")
+#: The columns of `WorkflowSummary`, in its order.
+SUMMARY_COLUMNS = (
+    "id",
+    "workflow_definition_id",
+    "version",
+    "status",
+    "reference",
+    "description",
+    "parent_workflow_id",
+    "create_time",
+    "complete_time",
+    "next_execution",
+)
 
 _unstored = (
-    set(WORKFLOW_PLAIN) | set(WORKFLOW_TIMES) | set(WORKFLOW_PAYLOADS) | {"execution_pointers"}
+    set(WORKFLOW_PLAIN)
+    | set(WORKFLOW_TIMES)
+    | set(WORKFLOW_PAYLOADS)
+    | {"execution_pointers", WORKFLOW_ACTIONS}
 ) - set(WORKFLOW_COLUMNS)
 if _unstored:  # a field added to the models must get a column (and a migration) here
     raise RuntimeError(f"liteflow_postgres stores no column for the instance fields {sorted(_unstored)}")
@@ -176,6 +199,7 @@ class Rows:
             self._payload(workflow.data, "data"),
             Jsonb(self._pointer_documents(workflow.execution_pointers)),
             workflow.trace_context,
+            Jsonb(action_documents(workflow.actions, _time_text)) if workflow.actions else None,
         )
 
     def workflow_from_row(self, row: Sequence[Any]) -> WorkflowInstance:
@@ -194,6 +218,7 @@ class Rows:
             data,
             pointers,
             workflow.trace_context,
+            actions,
         ) = row
         where = f"workflow {workflow.id!r}"
         for name, kinds in WORKFLOW_PLAIN.items():
@@ -209,6 +234,7 @@ class Rows:
             restore_pointer(document, _pointer_time_from_text, self._value, f"{listed}[{index}]")
             for index, document in enumerate(pointers)
         ]
+        workflow.actions = restore_actions(actions, _pointer_time_from_text, where)
         return workflow
 
     def archived_pointers(self, pointers: Sequence[ExecutionPointer]) -> list[Jsonb]:
@@ -272,11 +298,22 @@ def error_row(error: ExecutionError) -> tuple[Any, ...]:
         error.execution_pointer_id,
         stored_time(error.error_time, "error_time"),
         error.message,
+        error.traceback,
     )
 
 
 def error_from_row(row: Sequence[Any]) -> ExecutionError:
     error = ExecutionError()
-    error.workflow_id, error.execution_pointer_id, error_time, error.message = row
+    error.workflow_id, error.execution_pointer_id, error_time, error.message, error.traceback = row
     error.error_time = _loaded_time(error_time, f"error of workflow {error.workflow_id!r}")
     return error
+
+
+def summary_from_row(row: Sequence[Any]) -> WorkflowSummary:
+    """A `SUMMARY_COLUMNS` row; times come back in the session's zone, made UTC."""
+    where = f"workflow {row[0]!r}"
+    times = [
+        _loaded_time(value, f"{where} {name}")
+        for name, value in zip(SUMMARY_COLUMNS[7:], row[7:], strict=True)
+    ]
+    return WorkflowSummary(*row[:7], *times)

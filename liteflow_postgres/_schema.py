@@ -81,6 +81,13 @@ PERSISTENCE: tuple[tuple[str, ...], ...] = (
         pointer jsonb NOT NULL)""",
         "CREATE INDEX pointer_history_workflow ON {schema}.pointer_history (workflow_id, position)",
     ),
+    # 2: what operators did to each instance, the tracebacks of step errors, and operators'
+    # look-ups by reference
+    (
+        "ALTER TABLE {schema}.workflows ADD COLUMN actions jsonb",
+        "ALTER TABLE {schema}.execution_errors ADD COLUMN traceback text",
+        "CREATE INDEX workflows_reference ON {schema}.workflows (reference) WHERE reference IS NOT NULL",
+    ),
 )
 
 QUEUE: tuple[tuple[str, ...], ...] = (

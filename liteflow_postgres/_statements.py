@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from liteflow.core.records import WorkflowInstance
 
-from ._rows import ERROR_COLUMNS, EVENT_COLUMNS, SUBSCRIPTION_COLUMNS, WORKFLOW_COLUMNS
+from ._rows import ERROR_COLUMNS, EVENT_COLUMNS, SUBSCRIPTION_COLUMNS, SUMMARY_COLUMNS, WORKFLOW_COLUMNS
 
 __all__ = ["Statements"]
 
@@ -53,7 +53,7 @@ class Statements:
             ended AS (DELETE FROM {subscriptions} WHERE id = ANY(%s::text[])),
             failed AS (
                 INSERT INTO {errors} ({error_columns})
-                SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::text[])),
+                SELECT * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::text[], %s::text[])),
             published AS (
                 INSERT INTO {events} ({event_columns})
                 SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::jsonb[], %s::timestamptz[],
@@ -70,7 +70,7 @@ class Statements:
             suspended AS (
                 UPDATE {workflows} SET status = {WorkflowInstance.SUSPENDED}, next_execution = NULL
                 WHERE id = %s RETURNING 1),
-            failed AS (INSERT INTO {errors} ({error_columns}) VALUES (%s, %s, %s, %s))
+            failed AS (INSERT INTO {errors} ({error_columns}) VALUES ({_placeholders(len(ERROR_COLUMNS))}))
             SELECT count(*) FROM suspended"""
         # Dependents go in the same statement, so a purge never leaves orphans.
         self.purge = f"""WITH
@@ -86,6 +86,9 @@ class Statements:
             "AND next_execution <= %s ORDER BY next_execution, seq"
         )
         self.workflow_order = " ORDER BY create_time NULLS FIRST, seq LIMIT %s OFFSET %s"
+        self.select_summaries = f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM {workflows}"
+        # The exact reverse of the index on (create_time NULLS FIRST, seq): a backward scan.
+        self.newest_first = " ORDER BY create_time DESC NULLS LAST, seq DESC LIMIT %s OFFSET %s"
 
         self.insert_subscription = (
             f"INSERT INTO {subscriptions} ({subscription_columns}) "
@@ -120,5 +123,7 @@ class Statements:
             f"SELECT pointer FROM {history} WHERE workflow_id = %s ORDER BY position LIMIT %s OFFSET %s"
         )
 
-        self.insert_error = f"INSERT INTO {errors} ({error_columns}) VALUES (%s, %s, %s, %s)"
+        self.insert_error = (
+            f"INSERT INTO {errors} ({error_columns}) VALUES ({_placeholders(len(ERROR_COLUMNS))})"
+        )
         self.select_errors = f"SELECT {error_columns} FROM {errors} WHERE workflow_id = %s ORDER BY id"

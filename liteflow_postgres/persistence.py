@@ -11,6 +11,7 @@ from liteflow.core.clock import utcnow
 from liteflow.core.errors import InvalidArgumentError
 from liteflow.core.instance_filters import sql_instance_filters
 from liteflow.core.providers import PersistenceProvider
+from liteflow.core.queries import WorkflowQuery, WorkflowSummary
 from liteflow.core.records import (
     Event,
     EventSubscription,
@@ -32,6 +33,7 @@ from ._rows import (
     stored_time,
     subscription_from_row,
     subscription_row,
+    summary_from_row,
 )
 from ._schema import PERSISTENCE, migrate
 from ._statements import Statements
@@ -217,6 +219,24 @@ class PostgresPersistenceProvider(PersistenceProvider):
             (*parameters, take, skip),
         )
         return [self._rows.workflow_from_row(row) for row in rows]
+
+    def find_workflows(self, query: WorkflowQuery) -> list[WorkflowSummary]:
+        where, parameters = sql_instance_filters(
+            "%s",
+            stored_time,
+            query.status,
+            query.definition_id,
+            query.created_from,
+            query.created_to,
+            query.reference,
+        )
+        order = self._sql.newest_first if query.newest_first else self._sql.workflow_order
+        rows = self._fetch(
+            "find workflows",
+            f"{self._sql.select_summaries}{where}{order}",
+            (*parameters, query.take, query.skip),
+        )
+        return [summary_from_row(row) for row in rows]
 
     def purge_workflows(self, status: int, older_than: datetime) -> int:
         parameters = (status, stored_time(older_than, "older_than"))

@@ -83,7 +83,7 @@ def print_instance(out: TextIO, view: dict[str, Any]) -> None:
             out.write(f"  {short_time(error['time'])}{step}: {error['message']}\n")
             for line in (error["traceback"] or "").rstrip().splitlines():
                 out.write(f"      {line}\n")
-    if view["history"]:
+    if view["actions"]:
         out.write("\nhistory:\n")
-        rows = [[short_time(a["time"]), a["action"], a["actor"], a["detail"]] for a in view["history"]]
+        rows = [[short_time(a["time"]), a["action"], a["actor"], a["detail"]] for a in view["actions"]]
         print_table(out, ["time", "action", "actor", "detail"], rows)

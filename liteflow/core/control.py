@@ -121,7 +121,7 @@ class InstanceControl:
     ) -> _Written:
         """Store the changed instance with its note (and, for a finished child, its parent's
         news) in one write; tell the lifecycle handlers before the lock lets a worker go on."""
-        instance.history.append(action)
+        instance.actions.append(action)
         changes = WorkflowChanges(instance)
         finished = child_completion_event(instance, action.time)
         if finished is not None:

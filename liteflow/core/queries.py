@@ -59,7 +59,7 @@ class WorkflowQuery:
 
 @dataclass(frozen=True)
 class WorkflowSummary:
-    """An instance's stored fields that are not data, steps or history."""
+    """An instance's stored fields that are not data, steps or actions."""
 
     id: str
     workflow_definition_id: str

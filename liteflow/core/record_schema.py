@@ -26,11 +26,11 @@ __all__ = [
     "POINTER_TIMES",
     "WORKFLOW_PAYLOADS",
     "WORKFLOW_PLAIN",
-    "WORKFLOW_HISTORY",
+    "WORKFLOW_ACTIONS",
     "WORKFLOW_TIMES",
     "check_plain",
-    "history_documents",
-    "restore_history",
+    "action_documents",
+    "restore_actions",
     "restore_pointer",
 ]
 
@@ -72,9 +72,9 @@ WORKFLOW_PLAIN: Mapping[str, tuple[type, ...]] = {
 }
 WORKFLOW_TIMES = ("next_execution", "create_time", "complete_time")
 WORKFLOW_PAYLOADS = ("data",)
-#: The instance field holding its history: a list of `WorkflowAction`s, stored as a list of
+#: The instance field holding what operators did to it: `WorkflowAction`s, stored as a list of
 #: documents with the plain fields below and the time as the store writes times.
-WORKFLOW_HISTORY = "history"
+WORKFLOW_ACTIONS = "actions"
 ACTION_PLAIN: Mapping[str, tuple[type, ...]] = {
     "action": _TEXT,
     "actor": _OPTIONAL_TEXT,
@@ -94,7 +94,7 @@ _STATUS_RANGES = {
 def _check_complete() -> None:
     pointer = set(POINTER_PLAIN) | set(POINTER_ID_LISTS) | set(POINTER_TIMES) | set(POINTER_PAYLOADS)
     workflow = set(WORKFLOW_PLAIN) | set(WORKFLOW_TIMES) | set(WORKFLOW_PAYLOADS)
-    workflow |= {WORKFLOW_HISTORY, _WORKFLOW_POINTERS}
+    workflow |= {WORKFLOW_ACTIONS, _WORKFLOW_POINTERS}
     action = set(ACTION_PLAIN) | {ACTION_TIME}
     for model, found, classified in (
         (ExecutionPointer, set(vars(ExecutionPointer())), pointer),
@@ -155,29 +155,29 @@ def restore_pointer(
     return pointer
 
 
-def history_documents(
-    history: Sequence[WorkflowAction], dump_time: Callable[[datetime, str], Any]
+def action_documents(
+    actions: Sequence[WorkflowAction], dump_time: Callable[[datetime, str], Any]
 ) -> list[dict[str, Any]]:
-    """The stored form of a history; `dump_time(time, what)` is the store's form of a time."""
+    """The stored form of an instance's actions; `dump_time(time, what)` is the store's form of a time."""
     documents = []
-    for index, action in enumerate(history):
+    for index, action in enumerate(actions):
         document = {name: getattr(action, name) for name in ACTION_PLAIN}
-        document[ACTION_TIME] = dump_time(action.time, f"history[{index}].{ACTION_TIME}")
+        document[ACTION_TIME] = dump_time(action.time, f"actions[{index}].{ACTION_TIME}")
         documents.append(document)
     return documents
 
 
-def restore_history(
+def restore_actions(
     documents: Any, load_time: Callable[[Any, str], datetime | None], where: str
 ) -> list[WorkflowAction]:
-    """A history from its stored form (None: no history), every field type-checked."""
+    """An instance's actions from their stored form (None: none), every field type-checked."""
     if documents is None:
         return []
     if type(documents) is not list or any(type(document) is not dict for document in documents):
-        raise SerializationError(f"cannot load {where}: its history is not a list of objects")
-    history = []
+        raise SerializationError(f"cannot load {where}: its actions are not a list of objects")
+    restored = []
     for index, document in enumerate(documents):
-        at = f"{where} history[{index}]"
+        at = f"{where} actions[{index}]"
         unknown = set(document) - set(ACTION_PLAIN) - {ACTION_TIME}
         if unknown:
             raise SerializationError(f"cannot load {at}: unknown fields {sorted(unknown)}")
@@ -188,5 +188,5 @@ def restore_history(
         time = load_time(document.get(ACTION_TIME), f"{at} {ACTION_TIME}")
         if time is None:
             raise SerializationError(f"cannot load {at}: it has no time")
-        history.append(WorkflowAction(time=time, **values))
-    return history
+        restored.append(WorkflowAction(time=time, **values))
+    return restored

@@ -100,15 +100,15 @@ class WorkflowInstance:
         #: written by `liteflow.otel`); opaque to the engine.
         self.trace_context: str | None = None
         #: What operators did to the instance (suspend, retry, skip, fork...), oldest first.
-        self.history: list[WorkflowAction] = []
+        self.actions: list[WorkflowAction] = []
         self.execution_pointers: list[ExecutionPointer] = []
 
     def clone(self) -> WorkflowInstance:
-        """Copy the instance, its pointers and its history; `data` is shared, not copied."""
+        """Copy the instance, its pointers and its actions; `data` is shared, not copied."""
         twin = WorkflowInstance.__new__(WorkflowInstance)
         twin.__dict__.update(self.__dict__)
         twin.execution_pointers = [pointer.clone() for pointer in self.execution_pointers]
-        twin.history = list(self.history)
+        twin.actions = list(self.actions)
         return twin
 
     def find_pointer(self, pointer_id: str) -> ExecutionPointer | None:
@@ -126,7 +126,7 @@ class WorkflowInstance:
 
 @dataclass(frozen=True)
 class WorkflowAction:
-    """One thing an operator did to an instance, kept in its `history`.
+    """One thing an operator did to an instance, kept in its `actions`.
 
     It lives in the instance's own record, so the action and the note of it are one write:
     an action is never stored without its note, nor a note without its action.

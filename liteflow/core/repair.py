@@ -278,7 +278,7 @@ def fork(
     name = _defined_name(catalog, step_id) if catalog.definition is not None else catalog.name(step_id)
     forked.execution_pointers.append(new_pointer(step_id, name))
     forked.id = new_id()
-    forked.history.append(
+    forked.actions.append(
         WorkflowAction(
             WorkflowAction.FORKED_FROM,
             now,

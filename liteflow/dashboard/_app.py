@@ -282,7 +282,7 @@ class DashboardApp:
             except LiteFlowError:
                 return None
             pointers = tuple((p.id, p.status, p.end_time, p.retry_count) for p in instance.execution_pointers)
-            return instance.status, len(instance.history), pointers
+            return instance.status, len(instance.actions), pointers
         try:
             found = operator.find(
                 WorkflowQuery(

@@ -280,7 +280,7 @@ def instance_page(
     )
     history = _table(
         ["time", "action", "actor", "detail"],
-        [[_time(a["time"]), e(a["action"]), e(a["actor"]), e(a["detail"])] for a in view["history"]],
+        [[_time(a["time"]), e(a["action"]), e(a["actor"]), e(a["detail"])] for a in view["actions"]],
         "No action yet.",
     )
     subscriptions = _table(

@@ -1,4 +1,5 @@
-"""Opening a store by URL: ``sqlite:///path.db``, ``mongodb://host:port/database``.
+"""Opening a store by URL: ``sqlite:///path.db``, ``mongodb://host:port/database``,
+``postgresql://user@host:port/database[?schema=liteflow]``.
 
 One entry per scheme in `_OPENERS`; a provider package adds its own there.
 """
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from liteflow.core.errors import InvalidArgumentError
 from liteflow.core.providers import PersistenceProvider
@@ -46,10 +47,29 @@ def _mongo(url: str, serializer: Serializer) -> PersistenceProvider:
     return MongoPersistenceProvider(url, database, serializer=serializer)
 
 
+def _postgres(url: str, serializer: Serializer) -> PersistenceProvider:
+    """``postgresql://user@host:port/database``; ``?schema=NAME`` names the provider's schema
+    (default ``liteflow``), the rest goes to the server as it is."""
+    parts = urlsplit(url)
+    options = parse_qsl(parts.query, keep_blank_values=True)
+    schema = next((value for name, value in options if name == "schema"), "liteflow")
+    rest = urlencode([(name, value) for name, value in options if name != "schema"])
+    try:
+        from liteflow_postgres import PostgresPersistenceProvider
+    except ImportError as exc:
+        raise InvalidArgumentError(
+            f"a PostgreSQL store needs psycopg: pip install 'liteflow[postgres]' ({exc})"
+        ) from None
+    dsn = urlunsplit((parts.scheme, parts.netloc, parts.path, rest, parts.fragment))
+    return PostgresPersistenceProvider(dsn, schema, serializer=serializer)
+
+
 _OPENERS: dict[str, Callable[[str, Serializer], PersistenceProvider]] = {
     "sqlite": _sqlite,
     "mongodb": _mongo,
     "mongodb+srv": _mongo,
+    "postgresql": _postgres,
+    "postgres": _postgres,
 }
 #: The URL schemes `open_store` knows.
 STORE_SCHEMES = tuple(_OPENERS)

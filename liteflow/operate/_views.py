@@ -174,6 +174,6 @@ def instance_view(
         "steps": _timeline(instance, definition),
         "subscriptions": [_subscription_view(subscription) for subscription in subscriptions],
         "errors": [_error_view(error, instance) for error in errors],
-        "history": [_action_view(action) for action in instance.history],
+        "actions": [_action_view(action) for action in instance.actions],
         "definition_known": definition is not None,
     }

@@ -12,7 +12,14 @@ import pytest
 
 from liteflow.core import WorkflowHost, WorkflowInstance
 from tests.operate import shop
-from tests.servers import drop_database, new_database_name, require_mongo
+from tests.servers import (
+    drop_database,
+    drop_postgres_schema,
+    new_database_name,
+    postgres_test_database,
+    require_mongo,
+    require_postgres,
+)
 from tests.support import wait_until
 
 
@@ -90,7 +97,27 @@ def mongo_shop(monkeypatch: pytest.MonkeyPatch) -> Iterator[Shop]:
         drop_database(server, name)
 
 
-@pytest.fixture(params=["sqlite", "mongo"])
+@pytest.fixture
+def postgres_shop(monkeypatch: pytest.MonkeyPatch) -> Iterator[Shop]:
+    """The shop in a schema of its own in this test run's PostgreSQL database."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    dsn = postgres_test_database()
+    parts = urlsplit(require_postgres())
+    schema = f"shop_{uuid.uuid4().hex[:12]}"
+    url = urlunsplit(
+        (parts.scheme, parts.netloc, f"/{conninfo_to_dict(dsn)['dbname']}", f"schema={schema}", "")
+    )
+    monkeypatch.setenv("SHOP_STORE", url)
+    try:
+        made = populate(url)
+        yield made
+        shop.BROKEN.discard(made.broken_order)
+    finally:
+        drop_postgres_schema(dsn, schema)
+
+
+@pytest.fixture(params=["sqlite", "mongo", "postgres"])
 def any_shop(request: pytest.FixtureRequest) -> Shop:
     """The shop on each store in turn."""
     return request.getfixturevalue(f"{request.param}_shop")  # type: ignore[no-any-return]

@@ -134,7 +134,7 @@ def test_retry_without_the_application_runs_again_once_the_host_sees_it(sqlite_s
     assert out == f"{sqlite_shop.suspended}: retry done, now runnable\n"
     after = stored(sqlite_shop, sqlite_shop.suspended)
     assert after.data == before.data  # written back exactly as it was stored
-    assert [(a.action, a.actor) for a in after.history] == [(WorkflowAction.RETRY, "ann")]
+    assert [(a.action, a.actor) for a in after.actions] == [(WorkflowAction.RETRY, "ann")]
     with sqlite_shop.host() as host:  # the application's poller picks it up
         instance = host.wait_for_workflow(sqlite_shop.suspended)
     assert instance.status == WorkflowInstance.COMPLETE
@@ -150,7 +150,7 @@ def test_retry_from_a_step(any_shop: Shop) -> None:
         ExecutionPointer.CANCELLED,
         ExecutionPointer.PENDING,
     ]
-    assert instance.history[0].step_id == 0
+    assert instance.actions[0].step_id == 0
 
 
 def test_skip_with_the_application(any_shop: Shop) -> None:
@@ -158,7 +158,7 @@ def test_skip_with_the_application(any_shop: Shop) -> None:
     instance = stored(any_shop, any_shop.suspended)
     assert instance.status == WorkflowInstance.RUNNABLE
     assert instance.execution_pointers[1].status == ExecutionPointer.SKIPPED
-    assert instance.history[0].action == WorkflowAction.SKIP
+    assert instance.actions[0].action == WorkflowAction.SKIP
 
 
 def test_skip_without_the_application_says_to_give_it(sqlite_shop: Shop) -> None:
@@ -176,7 +176,7 @@ def test_fork_prints_the_new_instance(sqlite_shop: Shop) -> None:
     assert (code, err) == (0, "")
     forked = stored(sqlite_shop, forked_id)
     assert forked.status == WorkflowInstance.RUNNABLE and forked.execution_pointers[0].step_id == 1
-    assert forked.history[0].other_workflow_id == sqlite_shop.complete
+    assert forked.actions[0].other_workflow_id == sqlite_shop.complete
 
 
 @pytest.mark.parametrize(
@@ -188,7 +188,7 @@ def test_status_commands_change_the_store(any_shop: Shop, command: str, status: 
     assert result["changed"] is True
     instance = stored(any_shop, any_shop.runnable)
     assert instance.status == status
-    assert [(a.action, a.actor) for a in instance.history] == [(command, "ops")]
+    assert [(a.action, a.actor) for a in instance.actions] == [(command, "ops")]
 
 
 def test_resume_makes_a_suspended_instance_runnable(sqlite_shop: Shop) -> None:
@@ -258,7 +258,7 @@ def test_retry_of_a_runnable_instance_is_refused_with_exit_4(sqlite_shop: Shop) 
     code, out, err = run(sqlite_shop, "retry", sqlite_shop.runnable)
     assert (code, out) == (4, "")
     assert "is runnable: only a suspended or terminated instance can be retried" in err
-    assert stored(sqlite_shop, sqlite_shop.runnable).history == []
+    assert stored(sqlite_shop, sqlite_shop.runnable).actions == []
 
 
 def test_an_action_that_changes_nothing_exits_4(sqlite_shop: Shop) -> None:

@@ -143,15 +143,15 @@ def test_retry_from_the_page_changes_the_store(
     assert answer.status == 303 and answer.location == f"/instances/{sqlite_shop.suspended}?done=retried"
     instance = stored(operator, sqlite_shop.suspended)
     assert instance.status == WorkflowInstance.RUNNABLE
-    assert [(a.action, a.actor) for a in instance.history] == [(WorkflowAction.RETRY, "ann")]
+    assert [(a.action, a.actor) for a in instance.actions] == [(WorkflowAction.RETRY, "ann")]
 
 
 def test_skip_and_fork_from_the_page(app: DashboardApp, operator: Operator, sqlite_shop: Shop) -> None:
     assert act(app, sqlite_shop.suspended, "skip", step="1").status == 303
-    assert stored(operator, sqlite_shop.suspended).history[0].action == WorkflowAction.SKIP
+    assert stored(operator, sqlite_shop.suspended).actions[0].action == WorkflowAction.SKIP
     forked = act(app, sqlite_shop.complete, "fork", step="0")
     new_id = forked.location.split("/instances/")[1].split("?")[0]
-    assert stored(operator, new_id).history[0].other_workflow_id == sqlite_shop.complete
+    assert stored(operator, new_id).actions[0].other_workflow_id == sqlite_shop.complete
 
 
 def test_a_refused_action_comes_back_as_a_message(
@@ -161,7 +161,7 @@ def test_a_refused_action_comes_back_as_a_message(
     assert answer.status == 303 and "?error=" in answer.location
     page = call(app, "GET", answer.location)
     assert "is runnable: only a suspended or terminated instance can be retried" in page.body
-    assert stored(operator, sqlite_shop.runnable).history == []
+    assert stored(operator, sqlite_shop.runnable).actions == []
 
 
 def test_an_action_without_the_pages_secret_is_refused(

@@ -128,7 +128,7 @@ def test_list_then_instance_then_retry_changes_the_store(
     assert flash.text == "retried"
     instance = served.operator.instance(sqlite_shop.suspended)
     assert instance.status == WorkflowInstance.RUNNABLE
-    assert [(a.action, a.actor) for a in instance.history] == [(WorkflowAction.RETRY, "ann")]
+    assert [(a.action, a.actor) for a in instance.actions] == [(WorkflowAction.RETRY, "ann")]
 
 
 def test_cancelling_the_confirmation_changes_nothing(browser: Any, served: Served, sqlite_shop: Shop) -> None:

@@ -16,6 +16,7 @@ from liteflow.core.providers import PersistenceProvider, QueueProvider
 from liteflow.core.records import Event
 from liteflow.core.testing import PersistenceProviderConformance
 from liteflow_postgres import PostgresLockProvider, PostgresPersistenceProvider, PostgresQueueProvider
+from liteflow_postgres._schema import PERSISTENCE
 from tests.providers.postgres_support import dsn, new_schema, schema, sql, store, terminate_sessions
 from tests.servers import drop_postgres_schema
 
@@ -115,8 +116,30 @@ def test_a_new_store_is_at_the_latest_schema_version_and_a_second_start_is_harml
 ) -> None:
     store.start()
     assert sql(dsn, f'SELECT component, version FROM "{store.schema}".liteflow_schema') == [
-        ("persistence", 1)
+        ("persistence", len(PERSISTENCE))
     ]
+
+
+def test_a_store_of_schema_version_1_is_migrated_and_its_rows_still_load(
+    store: PostgresPersistenceProvider, dsn: str
+) -> None:
+    instance = WorkflowInstance()
+    instance.workflow_definition_id = "Order"
+    instance.data = {"n": 1}
+    workflow_id = store.create_workflow(instance)
+    schema = f'"{store.schema}"'
+    sql(dsn, f"DROP INDEX {schema}.workflows_reference")
+    sql(dsn, f"ALTER TABLE {schema}.execution_errors DROP COLUMN traceback")
+    sql(dsn, f"ALTER TABLE {schema}.workflows DROP COLUMN actions")
+    sql(dsn, f"UPDATE {schema}.liteflow_schema SET version = 1 WHERE component = 'persistence'")
+    older = PostgresPersistenceProvider(dsn, schema=store.schema)
+    try:
+        older.start()
+        loaded = older.get_workflow_instance(workflow_id)
+        assert loaded is not None and loaded.data == {"n": 1} and loaded.actions == []
+    finally:
+        older.close()
+    assert sql(dsn, f"SELECT version FROM {schema}.liteflow_schema WHERE component = 'persistence'") == [(2,)]
 
 
 def test_a_store_from_a_newer_liteflow_is_refused(store: PostgresPersistenceProvider, dsn: str) -> None:
@@ -151,7 +174,7 @@ def test_nodes_starting_at_once_create_the_tables_once(dsn: str, schema: str) ->
         each.shutdown()
     assert failures == []
     assert sorted(sql(dsn, f'SELECT component, version FROM "{schema}".liteflow_schema')) == [
-        ("persistence", 1),
+        ("persistence", len(PERSISTENCE)),
         ("queue", 1),
     ]
 

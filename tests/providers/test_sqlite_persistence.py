@@ -415,7 +415,7 @@ _UNDO_MIGRATIONS = {
     5: (
         "DROP INDEX workflows_reference",
         "ALTER TABLE execution_errors DROP COLUMN traceback",
-        "ALTER TABLE workflows DROP COLUMN history",
+        "ALTER TABLE workflows DROP COLUMN actions",
     ),
     4: ("DROP TABLE pointer_history",),
     3: ("ALTER TABLE workflows DROP COLUMN trace_context",),

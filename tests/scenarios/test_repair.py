@@ -145,7 +145,7 @@ def test_retry_runs_the_failed_step_of_a_suspended_instance_again(scenario: Scen
     instance = scenario.wait_for_completion(workflow_id)
     assert instance.data["ran"] == ["reserve", "charge", "charge", "ship"]
     assert instance.data["receipt"] == f"receipt-{order}"
-    [action] = instance.history
+    [action] = instance.actions
     assert (action.action, action.actor, action.step_id) == (WorkflowAction.RETRY, "ann", None)
     assert "step 1 (charge)" in (action.detail or "")
 
@@ -157,7 +157,7 @@ def test_retry_brings_a_terminated_instance_back(scenario: Scenario, order: str)
     scenario.host.retry_workflow(workflow_id)
     instance = scenario.wait_for_completion(workflow_id)
     assert instance.data["ran"] == ["reserve", "charge", "charge", "ship"]
-    assert instance.complete_time is not None and instance.complete_time > instance.history[0].time
+    assert instance.complete_time is not None and instance.complete_time > instance.actions[0].time
 
 
 def test_a_retried_step_gets_fresh_attempts(memory_scenario: Scenario, order: str) -> None:
@@ -180,7 +180,7 @@ def test_retry_from_a_named_step_runs_the_flow_again_from_there(scenario: Scenar
         ExecutionPointer.CANCELLED,
         ExecutionPointer.COMPLETE,
     ]
-    assert instance.history[0].step_id == 0
+    assert instance.actions[0].step_id == 0
 
 
 def test_retry_from_a_step_given_by_its_id(memory_scenario: Scenario, order: str) -> None:
@@ -218,7 +218,7 @@ def test_retry_from_a_step_of_a_finished_block_is_refused(memory_scenario: Scena
     workflow_id = start(memory_scenario, Batch(), order, WorkflowInstance.SUSPENDED)
     with pytest.raises(WorkflowStateError, match=r"step 2 \(pack\) ran inside the block of step 1"):
         memory_scenario.host.retry_workflow(workflow_id, from_step="pack")
-    assert memory_scenario.instance(workflow_id).history == []
+    assert memory_scenario.instance(workflow_id).actions == []
 
 
 @pytest.mark.parametrize("status", ["runnable", "complete"])
@@ -234,7 +234,7 @@ def test_retry_of_an_instance_that_is_not_stopped_is_refused(
     with pytest.raises(WorkflowStateError, match=f"is {status}: only a suspended or terminated instance"):
         memory_scenario.host.retry_workflow(workflow_id)
     after = memory_scenario.instance(workflow_id)
-    assert (after.status, after.history, len(after.execution_pointers)) == (
+    assert (after.status, after.actions, len(after.execution_pointers)) == (
         before.status,
         [],
         len(before.execution_pointers),
@@ -285,7 +285,7 @@ def test_skip_marks_the_failed_step_skipped_and_moves_on(scenario: Scenario, ord
     assert "receipt" not in instance.data  # a skipped step's outputs are not applied
     [charge] = pointers_of(instance, 1)
     assert charge.status == ExecutionPointer.SKIPPED and charge.end_time is not None
-    [action] = instance.history
+    [action] = instance.actions
     assert (action.action, action.actor, action.step_id) == (WorkflowAction.SKIP, "bob", 1)
 
 
@@ -332,10 +332,10 @@ def test_fork_starts_a_new_instance_at_a_step_with_the_data(scenario: Scenario, 
     original = scenario.instance(workflow_id)
     assert original.status == WorkflowInstance.SUSPENDED
     assert original.data["ran"] == ["reserve", "charge"]
-    assert [(a.action, a.other_workflow_id, a.actor) for a in original.history] == [
+    assert [(a.action, a.other_workflow_id, a.actor) for a in original.actions] == [
         (WorkflowAction.FORK, forked_id, "cy")
     ]
-    assert [(a.action, a.other_workflow_id, a.step_id) for a in forked.history] == [
+    assert [(a.action, a.other_workflow_id, a.step_id) for a in forked.actions] == [
         (WorkflowAction.FORKED_FROM, workflow_id, 1)
     ]
 
@@ -369,7 +369,7 @@ def test_status_changes_are_noted_with_their_actor_in_order(scenario: Scenario, 
     assert scenario.host.resume_workflow(workflow_id)
     assert scenario.host.terminate_workflow(workflow_id, actor="bob")
     assert not scenario.host.terminate_workflow(workflow_id, actor="bob")
-    history = scenario.instance(workflow_id).history
+    history = scenario.instance(workflow_id).actions
     assert [(action.action, action.actor) for action in history] == [
         (WorkflowAction.SUSPEND, "ann"),
         (WorkflowAction.RESUME, None),

@@ -25,9 +25,9 @@ from ..record_schema import (
     POINTER_PAYLOADS,
     POINTER_TIMES,
     WORKFLOW_PLAIN,
+    action_documents,
     check_plain,
-    history_documents,
-    restore_history,
+    restore_actions,
     restore_pointer,
 )
 from ..records import (
@@ -71,10 +71,10 @@ from ._values import POINTER_PLAIN, decode_document, encode_document, from_micro
 __all__ = ["SqlitePersistenceProvider"]
 
 
-def _dump_history(history: Sequence[WorkflowAction]) -> str | None:
-    if not history:
+def _dump_actions(actions: Sequence[WorkflowAction]) -> str | None:
+    if not actions:
         return None
-    return encode_document(history_documents(history, to_micros), "history")
+    return encode_document(action_documents(actions, to_micros), "actions")
 
 
 class SqlitePersistenceProvider(PersistenceProvider):
@@ -179,7 +179,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
             self._dumps(workflow.data, "data"),
             self._dump_pointers(workflow.execution_pointers),
             workflow.trace_context,
-            _dump_history(workflow.history),
+            _dump_actions(workflow.actions),
         )
 
     def _workflow_from_row(self, row: Sequence[Any]) -> WorkflowInstance:
@@ -198,7 +198,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
             data,
             pointers,
             workflow.trace_context,
-            history,
+            actions,
         ) = row
         where = f"workflow {workflow.id!r}"
         for name, kinds in WORKFLOW_PLAIN.items():
@@ -210,11 +210,11 @@ class SqlitePersistenceProvider(PersistenceProvider):
             raise SerializationError(f"cannot load {where}: its data or pointers are not stored as text")
         workflow.data = self._loads(data, f"data of workflow {workflow.id!r}")
         workflow.execution_pointers = self._load_pointers(pointers, workflow.id)
-        if history is not None:
-            if type(history) is not str:
-                raise SerializationError(f"cannot load {where}: its history is not stored as text")
-            workflow.history = restore_history(
-                decode_document(history, f"history of {where}"), stored_time, where
+        if actions is not None:
+            if type(actions) is not str:
+                raise SerializationError(f"cannot load {where}: its actions are not stored as text")
+            workflow.actions = restore_actions(
+                decode_document(actions, f"actions of {where}"), stored_time, where
             )
         return workflow
 

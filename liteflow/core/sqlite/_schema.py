@@ -65,7 +65,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     # 5: what operators did to each instance, the tracebacks of step errors, and operators'
     # look-ups by reference
     (
-        "ALTER TABLE workflows ADD COLUMN history TEXT",
+        "ALTER TABLE workflows ADD COLUMN actions TEXT",
         "ALTER TABLE execution_errors ADD COLUMN traceback TEXT",
         "CREATE INDEX IF NOT EXISTS workflows_reference ON workflows (reference) WHERE reference IS NOT NULL",
     ),
@@ -83,7 +83,7 @@ WORKFLOW_STATE = (
     "data",
     "execution_pointers",
     "trace_context",
-    "history",
+    "actions",
 )
 WORKFLOW_COLUMNS = ", ".join(WORKFLOW_IDENTITY + WORKFLOW_STATE)
 SELECT_WORKFLOWS = f"SELECT {WORKFLOW_COLUMNS} FROM workflows"

@@ -1,4 +1,4 @@
-"""Conformance checks of what operators' tools read: lists of summaries, histories, tracebacks."""
+"""Conformance checks of what operators' tools read: lists of summaries, actions, tracebacks."""
 
 from __future__ import annotations
 
@@ -81,12 +81,12 @@ class OperatorQueryChecks(ProviderSuite[PersistenceProvider]):
             assert loaded is not None
             assert store.find_workflows(WorkflowQuery()) == [summary_of(loaded)]
 
-    def test_history_round_trips_in_order_with_exact_times(self) -> None:
+    def test_actions_round_trip_in_order_with_exact_times(self) -> None:
         with self.provider() as store:
             instance = _made("A", WorkflowInstance.SUSPENDED, utcnow(), None)
             workflow_id = store.create_workflow(instance)
             moment = datetime(2026, 3, 4, 5, 6, 7, 654321, tzinfo=timezone.utc)
-            instance.history = [
+            instance.actions = [
                 WorkflowAction(WorkflowAction.SUSPEND, moment, "ann"),
                 WorkflowAction(
                     WorkflowAction.RETRY, moment + timedelta(microseconds=1), None, 3, None, "again"
@@ -98,14 +98,14 @@ class OperatorQueryChecks(ProviderSuite[PersistenceProvider]):
             store.persist_workflow(instance)
             loaded = store.get_workflow_instance(workflow_id)
             assert loaded is not None
-            assert loaded.history == instance.history
-            assert loaded.history[1].time.tzinfo is not None
+            assert loaded.actions == instance.actions
+            assert loaded.actions[1].time.tzinfo is not None
 
-    def test_a_new_instance_has_an_empty_history(self) -> None:
+    def test_a_new_instance_has_no_actions(self) -> None:
         with self.provider() as store:
             workflow_id = store.create_workflow(_made("A", WorkflowInstance.RUNNABLE, utcnow(), None))
             loaded = store.get_workflow_instance(workflow_id)
-            assert loaded is not None and loaded.history == []
+            assert loaded is not None and loaded.actions == []
 
     def test_an_errors_traceback_round_trips(self) -> None:
         with self.provider() as store:

@@ -120,7 +120,7 @@ def _every_field_set() -> WorkflowInstance:
     for name in WORKFLOW_PAYLOADS:
         setattr(instance, name, {"field": name, "values": [1, 2.5, None]})
     plain: dict[str, Any] = {name: _non_default(name, kinds, 0) for name, kinds in ACTION_PLAIN.items()}
-    instance.history = [WorkflowAction(**plain, time=moment + timedelta(hours=1))]
+    instance.actions = [WorkflowAction(**plain, time=moment + timedelta(hours=1))]
     pointer = ExecutionPointer()
     for name, kinds in POINTER_PLAIN.items():
         setattr(pointer, name, _non_default(name, kinds, ExecutionPointer.WAITING))

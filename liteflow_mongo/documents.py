@@ -17,7 +17,7 @@ from typing import Any
 
 from liteflow.core.clock import to_utc
 from liteflow.core.errors import InvalidArgumentError, SerializationError
-from liteflow.core.queries import WorkflowSummary
+from liteflow.core.queries import SUMMARY_FIELDS, WorkflowSummary
 from liteflow.core.record_schema import (
     ACTION_TIME,
     POINTER_ID_LISTS,
@@ -44,7 +44,7 @@ __all__ = [
     "MICROS",
     "time_filter",
     "time_sort",
-    "SUMMARY_FIELDS",
+    "SUMMARY_PROJECTION",
     "summary_from_document",
     "workflow_document",
     "workflow_from_document",
@@ -234,36 +234,16 @@ def workflow_from_document(serializer: Serializer, document: dict[str, Any]) -> 
 
 
 #: The fields `summary_from_document` reads (a projection: no data, pointers or actions).
-SUMMARY_FIELDS = {
-    name: 1
-    for name in (
-        "workflow_definition_id",
-        "version",
-        "status",
-        "reference",
-        "description",
-        "parent_workflow_id",
-        "create_time",
-        "complete_time",
-        "next_execution",
-        MICROS,
-    )
-}
+SUMMARY_PROJECTION = {name: 1 for name in (*SUMMARY_FIELDS[1:], MICROS)}
 
 
 def summary_from_document(document: dict[str, Any]) -> WorkflowSummary:
-    return WorkflowSummary(
-        document["_id"],
-        document.get("workflow_definition_id", ""),
-        document.get("version", 1),
-        document.get("status", WorkflowInstance.RUNNABLE),
-        document.get("reference"),
-        document.get("description"),
-        document.get("parent_workflow_id"),
-        _get_time(document, "create_time"),
-        _get_time(document, "complete_time"),
-        _get_time(document, "next_execution"),
-    )
+    """A workflow document's summary (absent fields take a new instance's values)."""
+    new = WorkflowInstance()
+    values = {name: document.get(name, getattr(new, name)) for name in SUMMARY_FIELDS[1:]}
+    for name in ("create_time", "complete_time", "next_execution"):
+        values[name] = _get_time(document, name)
+    return WorkflowSummary(id=document["_id"], **values)
 
 
 def subscription_document(subscription: EventSubscription) -> dict[str, Any]:

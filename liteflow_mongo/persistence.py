@@ -27,7 +27,7 @@ from liteflow.core.serialization import DEFAULT_SERIALIZER, Serializer
 
 from ._database import MongoDatabase
 from .documents import (
-    SUMMARY_FIELDS,
+    SUMMARY_PROJECTION,
     error_document,
     error_from_document,
     event_document,
@@ -282,7 +282,7 @@ class MongoPersistenceProvider(PersistenceProvider):
         documents = self._db.call(
             "find workflows",
             lambda: list(
-                workflows.find(_all_of(*conditions) if conditions else {}, SUMMARY_FIELDS)
+                workflows.find(_all_of(*conditions) if conditions else {}, SUMMARY_PROJECTION)
                 .sort(order)
                 .skip(query.skip)
                 .limit(query.take)

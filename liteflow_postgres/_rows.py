@@ -16,7 +16,7 @@ from psycopg.types.json import Jsonb
 
 from liteflow.core.clock import to_utc
 from liteflow.core.errors import InvalidArgumentError, SerializationError
-from liteflow.core.queries import WorkflowSummary
+from liteflow.core.queries import SUMMARY_FIELDS, WorkflowSummary
 from liteflow.core.record_schema import (
     POINTER_ID_LISTS,
     POINTER_PAYLOADS,
@@ -44,7 +44,6 @@ from liteflow.core.serialization import Serializer
 __all__ = [
     "ERROR_COLUMNS",
     "EVENT_COLUMNS",
-    "SUMMARY_COLUMNS",
     "SUBSCRIPTION_COLUMNS",
     "WORKFLOW_COLUMNS",
     "Rows",
@@ -83,20 +82,6 @@ SUBSCRIPTION_COLUMNS = (
 )
 EVENT_COLUMNS = ("id", "event_name", "event_key", "event_data", "event_time", "is_processed")
 ERROR_COLUMNS = ("workflow_id", "execution_pointer_id", "error_time", "message", "traceback")
-#: The columns of `WorkflowSummary`, in its order.
-SUMMARY_COLUMNS = (
-    "id",
-    "workflow_definition_id",
-    "version",
-    "status",
-    "reference",
-    "description",
-    "parent_workflow_id",
-    "create_time",
-    "complete_time",
-    "next_execution",
-)
-
 _unstored = (
     set(WORKFLOW_PLAIN)
     | set(WORKFLOW_TIMES)
@@ -310,10 +295,10 @@ def error_from_row(row: Sequence[Any]) -> ExecutionError:
 
 
 def summary_from_row(row: Sequence[Any]) -> WorkflowSummary:
-    """A `SUMMARY_COLUMNS` row; times come back in the session's zone, made UTC."""
+    """A `SUMMARY_FIELDS` row; times come back in the session's zone, made UTC."""
     where = f"workflow {row[0]!r}"
     times = [
         _loaded_time(value, f"{where} {name}")
-        for name, value in zip(SUMMARY_COLUMNS[7:], row[7:], strict=True)
+        for name, value in zip(SUMMARY_FIELDS[7:], row[7:], strict=True)
     ]
     return WorkflowSummary(*row[:7], *times)

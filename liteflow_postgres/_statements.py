@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from liteflow.core.queries import SUMMARY_FIELDS
 from liteflow.core.records import WorkflowInstance
 
-from ._rows import ERROR_COLUMNS, EVENT_COLUMNS, SUBSCRIPTION_COLUMNS, SUMMARY_COLUMNS, WORKFLOW_COLUMNS
+from ._rows import ERROR_COLUMNS, EVENT_COLUMNS, SUBSCRIPTION_COLUMNS, WORKFLOW_COLUMNS
 
 __all__ = ["Statements"]
 
@@ -86,7 +87,7 @@ class Statements:
             "AND next_execution <= %s ORDER BY next_execution, seq"
         )
         self.workflow_order = " ORDER BY create_time NULLS FIRST, seq LIMIT %s OFFSET %s"
-        self.select_summaries = f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM {workflows}"
+        self.select_summaries = f"SELECT {', '.join(SUMMARY_FIELDS)} FROM {workflows}"
         # The exact reverse of the index on (create_time NULLS FIRST, seq): a backward scan.
         self.newest_first = " ORDER BY create_time DESC NULLS LAST, seq DESC LIMIT %s OFFSET %s"
 

@@ -8,14 +8,14 @@ instead; the built-in stores do it with one indexed query.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from .clock import to_utc
 from .errors import InvalidArgumentError
 from .records import WorkflowInstance
 
-__all__ = ["WorkflowQuery", "WorkflowSummary", "summary_of"]
+__all__ = ["SUMMARY_FIELDS", "WorkflowQuery", "WorkflowSummary", "summary_of"]
 
 
 @dataclass(frozen=True)
@@ -73,16 +73,9 @@ class WorkflowSummary:
     next_execution: datetime | None
 
 
+#: The instance fields a summary holds, in its order: what a store selects for one.
+SUMMARY_FIELDS = tuple(field.name for field in fields(WorkflowSummary))
+
+
 def summary_of(instance: WorkflowInstance) -> WorkflowSummary:
-    return WorkflowSummary(
-        instance.id,
-        instance.workflow_definition_id,
-        instance.version,
-        instance.status,
-        instance.reference,
-        instance.description,
-        instance.parent_workflow_id,
-        instance.create_time,
-        instance.complete_time,
-        instance.next_execution,
-    )
+    return WorkflowSummary(*(getattr(instance, name) for name in SUMMARY_FIELDS))

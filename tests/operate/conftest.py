@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -72,27 +73,34 @@ def populate(url: str) -> Shop:
     return Shop(url, runnable, approval, suspended, broken, complete, terminated, batch)
 
 
+@contextmanager
+def _shop_at(url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Shop]:
+    monkeypatch.setenv("SHOP_STORE", url)
+    made = populate(url)
+    try:
+        yield made
+    finally:
+        shop.BROKEN.discard(made.broken_order)
+
+
 @pytest.fixture
 def sqlite_shop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Shop]:
-    url = f"sqlite:///{tmp_path / 'shop.db'}"
-    monkeypatch.setenv("SHOP_STORE", url)
     (tmp_path / "shop.db").touch()
-    made = populate(url)
-    yield made
-    shop.BROKEN.discard(made.broken_order)
+    with _shop_at(f"sqlite:///{tmp_path / 'shop.db'}", monkeypatch) as made:
+        yield made
 
 
 @pytest.fixture
 def mongo_shop(monkeypatch: pytest.MonkeyPatch) -> Iterator[Shop]:
+    """The shop in a database of its own on the test MongoDB server."""
     server = require_mongo()
     name = new_database_name()
     parts = urlsplit(server)
-    url = urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
-    monkeypatch.setenv("SHOP_STORE", url)
     try:
-        made = populate(url)
-        yield made
-        shop.BROKEN.discard(made.broken_order)
+        with _shop_at(
+            urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, "")), monkeypatch
+        ) as made:
+            yield made
     finally:
         drop_database(server, name)
 
@@ -105,14 +113,12 @@ def postgres_shop(monkeypatch: pytest.MonkeyPatch) -> Iterator[Shop]:
     dsn = postgres_test_database()
     parts = urlsplit(require_postgres())
     schema = f"shop_{uuid.uuid4().hex[:12]}"
-    url = urlunsplit(
-        (parts.scheme, parts.netloc, f"/{conninfo_to_dict(dsn)['dbname']}", f"schema={schema}", "")
-    )
-    monkeypatch.setenv("SHOP_STORE", url)
+    database = f"/{conninfo_to_dict(dsn)['dbname']}"
     try:
-        made = populate(url)
-        yield made
-        shop.BROKEN.discard(made.broken_order)
+        with _shop_at(
+            urlunsplit((parts.scheme, parts.netloc, database, f"schema={schema}", "")), monkeypatch
+        ) as made:
+            yield made
     finally:
         drop_postgres_schema(dsn, schema)
 

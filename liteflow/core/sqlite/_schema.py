@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..queries import SUMMARY_FIELDS
+
 MEMORY = ":memory:"
 #: Migration n (1-based) brings a file from schema version n - 1 to n. Append, never edit.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -102,11 +104,7 @@ UPDATE_WORKFLOW_STATE = (
 UPSERT_WORKFLOW = f"{INSERT_WORKFLOW} ON CONFLICT (id) DO UPDATE SET " + ", ".join(
     f"{name} = excluded.{name}" for name in (*WORKFLOW_IDENTITY[1:], *WORKFLOW_STATE)
 )
-SUMMARY_COLUMNS = (
-    "id, workflow_definition_id, version, status, reference, description, parent_workflow_id, "
-    "create_time, complete_time, next_execution"
-)
-SELECT_SUMMARIES = f"SELECT {SUMMARY_COLUMNS} FROM workflows"
+SELECT_SUMMARIES = f"SELECT {', '.join(SUMMARY_FIELDS)} FROM workflows"
 PURGE_CONDITION = "status = ? AND COALESCE(complete_time, create_time) < ?"
 PURGE_DEPENDENTS = (
     f"DELETE FROM pointer_history WHERE workflow_id IN (SELECT id FROM workflows WHERE {PURGE_CONDITION})",

@@ -12,7 +12,7 @@ from liteflow.operate import Operator
 
 from . import create_app
 
-__all__ = ["serve"]
+__all__ = ["actions_off", "serve"]
 
 
 def _is_loopback(host: str) -> bool:
@@ -24,11 +24,17 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def actions_off(host: str, token: str | None, read_only: bool) -> bool | str:
+    """Whether the dashboard bound to `host` refuses actions (text: why). Off the loopback
+    address actions need a token: without one, it is read-only."""
+    if not read_only and token is None and not _is_loopback(host):
+        return f"on {host} they need a token: start with --token or LITEFLOW_DASHBOARD_TOKEN"
+    return read_only
+
+
 def serve(args: argparse.Namespace, out: TextIO) -> int:
-    """Off the loopback address, actions need a token: without one, the dashboard is read-only."""
-    read_only: bool | str = bool(args.read_only)
-    if not read_only and args.token is None and not _is_loopback(args.host):
-        read_only = f"on {args.host} they need a token: start with --token or LITEFLOW_DASHBOARD_TOKEN"
+    read_only = actions_off(args.host, args.token, bool(args.read_only))
+    if isinstance(read_only, str):
         out.write(f"liteflow: actions are off: {read_only}\n")
     with Operator.open(args.store, args.app) as operator:
         app = create_app(operator, token=args.token, read_only=read_only)

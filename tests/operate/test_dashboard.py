@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
+import subprocess
+import sys
+import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,12 +17,15 @@ import pytest
 from liteflow.core import InvalidArgumentError, WorkflowAction, WorkflowInstance
 from liteflow.dashboard import DashboardApp, create_app
 from liteflow.dashboard._graph import draw
+from liteflow.dashboard._serve import actions_off
 from liteflow.operate import Operator
 from tests.operate import shop
 from tests.operate.asgi_client import Answer, call
 from tests.operate.conftest import Shop
+from tests.support import wait_until
 
 APP = "tests.operate.shop:make_host"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -287,3 +295,49 @@ def test_the_graph_draws_blocks_inside_their_container(operator: Operator) -> No
     assert svg.count('class="frame saga"') == 1 and svg.count('class="frame"') == 1
     assert svg.count('class="compensation"') == 1
     assert shop.MARKUP not in svg
+
+
+# ------------------------------------------------------------------ liteflow dashboard
+
+
+@pytest.mark.parametrize(
+    ("host", "token", "read_only", "off"),
+    [
+        ("127.0.0.1", None, False, False),
+        ("localhost", None, False, False),
+        ("::1", None, False, False),
+        ("0.0.0.0", None, False, "on 0.0.0.0 they need a token"),
+        ("192.168.1.5", "s3cret-token", False, False),
+        ("127.0.0.1", None, True, True),
+    ],
+)
+def test_off_the_loopback_address_actions_need_a_token(
+    host: str, token: str | None, read_only: bool, off: bool | str
+) -> None:
+    decided = actions_off(host, token, read_only)
+    if isinstance(off, str):
+        assert isinstance(decided, str) and decided.startswith(off)
+    else:
+        assert decided is off
+
+
+def test_the_dashboard_command_serves_the_store(sqlite_shop: Shop) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "liteflow", "--store", sqlite_shop.url, "dashboard", "--port", str(port)]
+    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+
+        def page() -> str | None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/instances", timeout=2) as answer:
+                    return str(answer.read().decode())
+            except OSError:
+                return None
+
+        body = wait_until(page, timeout=30, interval=0.1, what="liteflow dashboard to serve")
+        assert sqlite_shop.suspended in body and 'name="csrf"' not in body  # the list has no form
+    finally:
+        server.terminate()
+        server.wait(15)

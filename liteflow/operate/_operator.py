@@ -9,7 +9,7 @@ from typing import Any
 from liteflow.core.clock import MAX_TIME
 from liteflow.core.configure import configure_workflow_host
 from liteflow.core.definition import WorkflowDefinition
-from liteflow.core.errors import WorkflowNotFoundError
+from liteflow.core.errors import InvalidArgumentError, WorkflowNotFoundError
 from liteflow.core.host import WorkflowHost
 from liteflow.core.providers import PersistenceProvider
 from liteflow.core.queries import WorkflowQuery, WorkflowSummary, summary_of
@@ -60,7 +60,7 @@ class Operator:
         application = None if app is None else load_app(app)
         if store_url is None:
             if application is None:
-                raise ValueError("a store URL or an application is needed")
+                raise InvalidArgumentError("a store URL or an application (module:attribute) is needed")
             host = application
         else:
             store = open_store(store_url, StoredDocumentSerializer())

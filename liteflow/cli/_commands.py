@@ -12,7 +12,6 @@ from liteflow.core.queries import WorkflowQuery
 from liteflow.operate import (
     Operator,
     StuckReport,
-    instance_view,
     iso,
     parse_duration,
     parse_json,
@@ -64,9 +63,7 @@ def list_instances(operator: Operator, args: argparse.Namespace, out: TextIO) ->
 
 
 def show(operator: Operator, args: argparse.Namespace, out: TextIO) -> int:
-    instance = operator.instance(args.id)
-    errors = operator.store.get_errors(instance.id)
-    view = instance_view(instance, operator.definition_of(instance), errors, operator.subscriptions(instance))
+    view = operator.view(operator.instance(args.id))
     _emit(out, args, view, lambda: print_instance(out, view))
     return EXIT_OK
 

@@ -67,7 +67,9 @@ def print_instance(out: TextIO, view: dict[str, Any]) -> None:
     out.write("\ndata:\n")
     for line in json.dumps(view["data"], indent=2, ensure_ascii=False).splitlines():
         out.write(f"  {line}\n")
-    out.write("\nsteps:\n")
+    archived = view["archived_steps"]
+    more = " (and more: the oldest are shown)" if view["more_archived_steps"] else ""
+    out.write(f"\nsteps ({archived} from the instance's history{more}):\n" if archived else "\nsteps:\n")
     _print_steps(out, view["steps"], "  ")
     if view["subscriptions"]:
         out.write("\nsubscriptions:\n")

@@ -23,7 +23,7 @@ from urllib.parse import quote, urlsplit
 from liteflow.core.errors import InvalidArgumentError, LiteFlowError, WorkflowNotFoundError
 from liteflow.core.lifecycle import LifecycleEvent
 from liteflow.core.queries import WorkflowQuery
-from liteflow.operate import Operator, instance_view, parse_status, parse_time, summary_view
+from liteflow.operate import Operator, parse_status, parse_time, summary_view
 
 from ._asgi import Receive, Request, Response, Scope, Send, read_request
 from ._pages import (
@@ -173,13 +173,7 @@ class DashboardApp:
     def _view(self, workflow_id: str) -> tuple[dict[str, Any], Any, Any]:
         operator = self.operator
         instance = operator.instance(workflow_id)
-        definition = operator.definition_of(instance)
-        errors = operator.store.get_errors(instance.id)
-        return (
-            instance_view(instance, definition, errors, operator.subscriptions(instance)),
-            definition,
-            instance,
-        )
+        return operator.view(instance), operator.definition_of(instance), instance
 
     async def _instance(self, request: Request, page: Page, workflow_id: str) -> Response:
         view, definition, instance = await asyncio.to_thread(self._view, workflow_id)

@@ -163,6 +163,15 @@ def _step_details(step: dict[str, Any]) -> str:
     return " · ".join(extra)
 
 
+def _archived_note(view: dict[str, Any]) -> str:
+    """Long workflows move finished steps to their history: say how many are shown from it."""
+    archived = view["archived_steps"]
+    if not archived:
+        return ""
+    more = ", the oldest ones (there are more)" if view["more_archived_steps"] else ""
+    return f'<p class="note">{archived} finished steps from the instance\'s history{more}.</p>'
+
+
 def _steps_tree(steps: list[dict[str, Any]]) -> str:
     if not steps:
         return ""
@@ -294,7 +303,7 @@ def instance_page(
     body = (
         f'<h1>Instance <span class="id">{e(view["id"])}</span> {_badge(view["status"])}</h1>'
         f"{_flash(flash)}{_meta(page, view)}{_actions(page, view)}{graph}"
-        f"<section><h2>Steps</h2>{_steps_tree(view['steps'])}</section>"
+        f"<section><h2>Steps</h2>{_archived_note(view)}{_steps_tree(view['steps'])}</section>"
         f"<section><h2>Data</h2>{_json(view['data'])}</section>"
         f"<section><h2>Errors</h2>{_errors(view)}</section>"
         f"<section><h2>History</h2>{history}</section>"

@@ -18,11 +18,14 @@ from liteflow.core.records import Event, EventSubscription, ExecutionPointer, Wo
 from ._app import load_app
 from ._documents import StoredDocumentSerializer
 from ._stores import open_store
+from ._views import instance_view
 
 __all__ = ["Operator", "StuckReport"]
 
 #: Poll intervals after which a due instance nobody ran counts as stuck.
 STUCK_POLLS = 3
+#: Archived pointers (see liteflow.core.history) an instance's view shows at most.
+HISTORY_SHOWN = 500
 
 
 @dataclass
@@ -114,6 +117,20 @@ class Operator:
 
     def definitions(self) -> list[WorkflowDefinition]:
         return self.host.registry.definitions()
+
+    def view(self, instance: WorkflowInstance) -> dict[str, Any]:
+        """Everything `show` and the instance page show: the instance, its errors and
+        subscriptions, and the pointers that left it for its history (the oldest
+        `HISTORY_SHOWN` of them; the view says when there are more)."""
+        history = self.store.get_pointer_history(instance.id, take=HISTORY_SHOWN + 1)
+        return instance_view(
+            instance,
+            self.definition_of(instance),
+            self.store.get_errors(instance.id),
+            self.subscriptions(instance),
+            history[:HISTORY_SHOWN],
+            more_history=len(history) > HISTORY_SHOWN,
+        )
 
     def subscriptions(self, instance: WorkflowInstance) -> list[EventSubscription]:
         """The active subscriptions of the instance's waiting steps."""

@@ -3,6 +3,7 @@ with ``--json`` and what the dashboard shows."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -119,11 +120,13 @@ def _pointer_view(pointer: ExecutionPointer, definition: WorkflowDefinition | No
     }
 
 
-def _timeline(instance: WorkflowInstance, definition: WorkflowDefinition | None) -> list[dict[str, Any]]:
+def _timeline(
+    pointers: list[ExecutionPointer], definition: WorkflowDefinition | None
+) -> list[dict[str, Any]]:
     """The pointers as a tree: each under the container whose block it runs in, in the order made."""
-    views = {pointer.id: _pointer_view(pointer, definition) for pointer in instance.execution_pointers}
+    views = {pointer.id: _pointer_view(pointer, definition) for pointer in pointers}
     roots: list[dict[str, Any]] = []
-    for pointer in instance.execution_pointers:
+    for pointer in pointers:
         parent = views.get(pointer.scope[0]) if pointer.scope else None
         (roots if parent is None else parent["children"]).append(views[pointer.id])
     return roots
@@ -167,11 +170,17 @@ def instance_view(
     definition: WorkflowDefinition | None,
     errors: list[ExecutionError],
     subscriptions: list[EventSubscription],
+    history: Sequence[ExecutionPointer] = (),
+    *,
+    more_history: bool = False,
 ) -> dict[str, Any]:
+    """`history`: pointers that left the instance (oldest first), shown before its own."""
     return {
         **summary_view(instance),
         "data": shown(instance.data),
-        "steps": _timeline(instance, definition),
+        "steps": _timeline([*history, *instance.execution_pointers], definition),
+        "archived_steps": len(history),
+        "more_archived_steps": more_history,
         "subscriptions": [_subscription_view(subscription) for subscription in subscriptions],
         "errors": [_error_view(error, instance) for error in errors],
         "actions": [_action_view(action) for action in instance.actions],

@@ -9,6 +9,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from pymongo import ASCENDING, IndexModel
+from pymongo.errors import DuplicateKeyError
 
 from liteflow.core.changes import WorkflowChanges
 from liteflow.core.clock import utcnow
@@ -24,6 +25,7 @@ from liteflow.core.records import (
     new_id,
 )
 from liteflow.core.serialization import DEFAULT_SERIALIZER, Serializer
+from liteflow.core.shared_state import SharedState
 
 from ._database import MongoDatabase
 from .documents import (
@@ -44,6 +46,7 @@ from .documents import (
 )
 from .journal import ERRORS, EVENTS, HISTORY, JOURNAL, SUBSCRIPTIONS, Journal, error_entries, journal_entries
 from .schema import migrate
+from .shared_state import SHARED_STATE, SHARED_STATE_INDEXES, SharedStates
 
 __all__ = ["MongoPersistenceProvider"]
 
@@ -81,6 +84,7 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     ERRORS: [_index("workflow_id", "workflow_id", "error_time")],
     HISTORY: [_index("workflow_order", "workflow_id", "batch", "index")],
+    SHARED_STATE: SHARED_STATE_INDEXES,
 }
 
 
@@ -128,6 +132,7 @@ class MongoPersistenceProvider(PersistenceProvider):
         )
         self.address = self._db.address
         self._journal = Journal(self._db, WORKFLOWS)
+        self._shared = SharedStates(self._db, self._serializer)
 
     @property
     def database_name(self) -> str:
@@ -155,6 +160,24 @@ class MongoPersistenceProvider(PersistenceProvider):
         self._write_workflow(workflow_id, document, [])
         workflow.id = workflow_id
         return workflow_id
+
+    def create_workflow_if_new(self, workflow: WorkflowInstance) -> bool:
+        """One insert, refused by the ``_id`` index when the id exists. Should the connection
+        die after it was written, the retry is refused too and answers False: the caller then
+        finds the instance (the poller runs it)."""
+        if not workflow.id:
+            raise InvalidArgumentError("create_workflow_if_new() needs an instance with an id")
+        document = {"_id": workflow.id, **workflow_document(self._serializer, workflow)}
+        workflows = self._db.collection(WORKFLOWS)
+
+        def insert() -> bool:
+            try:
+                workflows.insert_one(document)
+            except DuplicateKeyError:
+                return False
+            return True
+
+        return self._db.call(f"create workflow {workflow.id}", insert)
 
     def persist_workflow(
         self, workflow: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()
@@ -464,3 +487,17 @@ class MongoPersistenceProvider(PersistenceProvider):
             lambda: list(errors.find({"workflow_id": workflow_id}).sort(time_sort("error_time"))),
         )
         return [error_from_document(document) for document in documents]
+
+    # ------------------------------------------------------------------ shared state
+
+    def get_shared_state(self, kind: str, key: str) -> SharedState | None:
+        return self._shared.get(kind, key)
+
+    def get_shared_states(self, kind: str, take: int | None = None) -> list[SharedState]:
+        return self._shared.list(kind, take)
+
+    def put_shared_state(self, state: SharedState) -> bool:
+        return self._shared.put(state)
+
+    def delete_shared_state(self, kind: str, key: str, version: int | None = None) -> bool:
+        return self._shared.delete(kind, key, version)

@@ -40,6 +40,7 @@ from liteflow.core.records import (
     event_key_text,
 )
 from liteflow.core.serialization import Serializer
+from liteflow.core.shared_state import SharedState
 
 __all__ = [
     "ERROR_COLUMNS",
@@ -142,6 +143,13 @@ class Rows:
 
     def _payload(self, value: Any, path: str) -> Jsonb:
         return Jsonb(self._serializer.to_document(value, path))
+
+    def shared_value(self, state: SharedState) -> Jsonb:
+        return self._payload(state.value, f"shared state {state.kind}/{state.key}")
+
+    def shared_state(self, kind: str, row: Sequence[Any]) -> SharedState:
+        key, document, version = row
+        return SharedState(kind, key, self._value(document, f"shared state {kind}/{key}"), version)
 
     def _value(self, document: Any, where: str) -> Any:
         try:

@@ -88,6 +88,15 @@ PERSISTENCE: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE {schema}.execution_errors ADD COLUMN traceback text",
         "CREATE INDEX workflows_reference ON {schema}.workflows (reference) WHERE reference IS NOT NULL",
     ),
+    # 3: versioned records the hosts coordinate through (schedules, flow limits)
+    (
+        """CREATE TABLE {schema}.shared_state (
+        kind text NOT NULL,
+        key text NOT NULL,
+        value jsonb NOT NULL,
+        version bigint NOT NULL,
+        PRIMARY KEY (kind, key))""",
+    ),
 )
 
 QUEUE: tuple[tuple[str, ...], ...] = (

@@ -33,6 +33,7 @@ class Statements:
         self.insert_workflow = (
             f"INSERT INTO {workflows} ({workflow_columns}) VALUES ({_placeholders(len(WORKFLOW_COLUMNS))})"
         )
+        self.insert_new_workflow = f"{self.insert_workflow} ON CONFLICT (id) DO NOTHING"
         # The usual write: a plain update, cheaper than an upsert's speculative insert. Its
         # parameters are the row's with the id moved last.
         self.update_workflow = (
@@ -128,3 +129,18 @@ class Statements:
             f"INSERT INTO {errors} ({error_columns}) VALUES ({_placeholders(len(ERROR_COLUMNS))})"
         )
         self.select_errors = f"SELECT {error_columns} FROM {errors} WHERE workflow_id = %s ORDER BY id"
+
+        shared = f"{schema}.shared_state"
+        self.select_shared_state = f"SELECT key, value, version FROM {shared} WHERE kind = %s AND key = %s"
+        self.select_shared_states = (
+            f"SELECT key, value, version FROM {shared} WHERE kind = %s ORDER BY key LIMIT %s"
+        )
+        self.insert_shared_state = (
+            f"INSERT INTO {shared} (kind, key, value, version) VALUES (%s, %s, %s, 1) ON CONFLICT DO NOTHING"
+        )
+        self.update_shared_state = (
+            f"UPDATE {shared} SET value = %s, version = version + 1 "
+            "WHERE kind = %s AND key = %s AND version = %s"
+        )
+        self.delete_shared_state = f"DELETE FROM {shared} WHERE kind = %s AND key = %s"
+        self.delete_shared_state_version = f"{self.delete_shared_state} AND version = %s"

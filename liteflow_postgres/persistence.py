@@ -21,6 +21,7 @@ from liteflow.core.records import (
     new_id,
 )
 from liteflow.core.serialization import DEFAULT_SERIALIZER, Serializer
+from liteflow.core.shared_state import SharedState
 
 from ._database import Connection, Database, ServerAddress, quoted_schema
 from ._rows import (
@@ -120,6 +121,19 @@ class PostgresPersistenceProvider(PersistenceProvider):
         )
         workflow.id = workflow_id
         return workflow_id
+
+    def create_workflow_if_new(self, workflow: WorkflowInstance) -> bool:
+        """One insert that does nothing when the id exists. Should the connection die after
+        it committed, the retry finds the row and answers False: the caller then finds the
+        instance (the poller runs it)."""
+        if not workflow.id:
+            raise InvalidArgumentError("create_workflow_if_new() needs an instance with an id")
+        row = self._rows.workflow_row(workflow, workflow.id)
+        return self._count(f"create workflow {workflow.id}", self._sql.insert_new_workflow, row) > 0
+
+    def _count(self, what: str, sql: str, parameters: Sequence[Any]) -> int:
+        """Rows changed by one statement."""
+        return int(self._db.run(what, lambda connection: connection.execute(sql, parameters).rowcount))
 
     def persist_workflow(
         self, workflow: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()
@@ -353,3 +367,31 @@ class PostgresPersistenceProvider(PersistenceProvider):
     def get_errors(self, workflow_id: str) -> list[ExecutionError]:
         rows = self._fetch(f"load errors of workflow {workflow_id}", self._sql.select_errors, (workflow_id,))
         return [error_from_row(row) for row in rows]
+
+    # ------------------------------------------------------------------ shared state
+
+    def get_shared_state(self, kind: str, key: str) -> SharedState | None:
+        rows = self._fetch(f"load shared state {kind}/{key}", self._sql.select_shared_state, (kind, key))
+        return self._rows.shared_state(kind, rows[0]) if rows else None
+
+    def get_shared_states(self, kind: str, take: int | None = None) -> list[SharedState]:
+        rows = self._fetch(f"list shared state {kind}", self._sql.select_shared_states, (kind, take))
+        return [self._rows.shared_state(kind, row) for row in rows]
+
+    def put_shared_state(self, state: SharedState) -> bool:
+        value = self._rows.shared_value(state)
+        what = f"write shared state {state.kind}/{state.key}"
+        if state.version == 0:
+            written = self._count(what, self._sql.insert_shared_state, (state.kind, state.key, value))
+        else:
+            parameters = (value, state.kind, state.key, state.version)
+            written = self._count(what, self._sql.update_shared_state, parameters)
+        if written:
+            state.version += 1
+        return written > 0
+
+    def delete_shared_state(self, kind: str, key: str, version: int | None = None) -> bool:
+        what = f"delete shared state {kind}/{key}"
+        if version is None:
+            return self._count(what, self._sql.delete_shared_state, (kind, key)) > 0
+        return self._count(what, self._sql.delete_shared_state_version, (kind, key, version)) > 0

@@ -13,6 +13,8 @@ from .errors import InvalidArgumentError
 from .providers import PersistenceProvider
 from .queries import WorkflowQuery, WorkflowSummary, summary_of
 from .records import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance, new_id
+from .serialization import DEFAULT_SERIALIZER
+from .shared_state import SharedState
 
 __all__ = ["MemoryPersistenceProvider"]
 
@@ -45,6 +47,8 @@ class MemoryPersistenceProvider(PersistenceProvider):
         self._unprocessed: set[str] = set()
         self._errors: dict[str, list[ExecutionError]] = {}
         self._history: dict[str, list[ExecutionPointer]] = {}
+        #: (kind, key) -> (version, value as the serializer's document)
+        self._shared: dict[tuple[str, str], tuple[int, Any]] = {}
 
     def _store(self, workflow: WorkflowInstance) -> None:
         self._workflows[workflow.id] = workflow.clone()
@@ -59,6 +63,15 @@ class MemoryPersistenceProvider(PersistenceProvider):
                 workflow.id = new_id()
             self._store(workflow)
             return workflow.id
+
+    def create_workflow_if_new(self, workflow: WorkflowInstance) -> bool:
+        if not workflow.id:
+            raise InvalidArgumentError("create_workflow_if_new() needs an instance with an id")
+        with self._lock:
+            if workflow.id in self._workflows:
+                return False
+            self._store(workflow)
+            return True
 
     def persist_workflow(
         self, workflow: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()
@@ -260,3 +273,39 @@ class MemoryPersistenceProvider(PersistenceProvider):
             raise InvalidArgumentError(f"skip and take must not be negative, got skip={skip}, take={take}")
         with self._lock:
             return [pointer.clone() for pointer in self._history.get(workflow_id, [])[skip : skip + take]]
+
+    # Values are kept as the serializer's documents, as a durable store would hold them: a
+    # reader gets its own copy, and a value that cannot be stored fails here too.
+
+    def get_shared_state(self, kind: str, key: str) -> SharedState | None:
+        with self._lock:
+            stored = self._shared.get((kind, key))
+        if stored is None:
+            return None
+        return SharedState(kind, key, DEFAULT_SERIALIZER.from_document(stored[1]), stored[0])
+
+    def get_shared_states(self, kind: str, take: int | None = None) -> list[SharedState]:
+        with self._lock:
+            found = sorted((key, stored) for (of, key), stored in self._shared.items() if of == kind)
+        return [
+            SharedState(kind, key, DEFAULT_SERIALIZER.from_document(document), version)
+            for key, (version, document) in found[:take]
+        ]
+
+    def put_shared_state(self, state: SharedState) -> bool:
+        document = DEFAULT_SERIALIZER.to_document(state.value, f"shared state {state.kind}/{state.key}")
+        with self._lock:
+            stored = self._shared.get((state.kind, state.key))
+            if (0 if stored is None else stored[0]) != state.version:
+                return False
+            self._shared[state.kind, state.key] = (state.version + 1, document)
+        state.version += 1
+        return True
+
+    def delete_shared_state(self, kind: str, key: str, version: int | None = None) -> bool:
+        with self._lock:
+            stored = self._shared.get((kind, key))
+            if stored is None or (version is not None and stored[0] != version):
+                return False
+            del self._shared[kind, key]
+            return True

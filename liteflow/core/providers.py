@@ -13,7 +13,9 @@ from datetime import datetime
 
 from .changes import WorkflowChanges
 from .queries import WorkflowQuery, WorkflowSummary, summary_of
+from .errors import ProviderError
 from .records import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
+from .shared_state import SharedState
 
 #: Instances read at a time by the default `find_workflows`.
 _SCAN_BATCH = 500
@@ -52,6 +54,37 @@ class PersistenceProvider(ABC):
     @abstractmethod
     def create_workflow(self, workflow: WorkflowInstance) -> str:
         """Store a new instance, assigning ``workflow.id`` when empty; return the id."""
+
+    def create_workflow_if_new(self, workflow: WorkflowInstance) -> bool:
+        """Store a new instance under its (caller-chosen) ``workflow.id`` unless one with that
+        id exists; True if stored. Atomic: of several callers, on any node, one wins.
+
+        This default cannot be made atomic from the other methods, so it refuses; the
+        built-in stores override it with a unique key (never a read, then a write).
+        """
+        raise ProviderError(f"{type(self).__name__} cannot create instances with chosen ids")
+
+    def get_shared_state(self, kind: str, key: str) -> SharedState | None:
+        """The record (`kind`, `key`), or None. A store without such records holds none."""
+        return None
+
+    def get_shared_states(self, kind: str, take: int | None = None) -> list[SharedState]:
+        """Records of `kind`, by key (the first `take` of them)."""
+        return []
+
+    def put_shared_state(self, state: SharedState) -> bool:
+        """Write `state` if the stored record's version is ``state.version`` (0: none is
+        stored), then increment ``state.version``; False, writing nothing, otherwise.
+
+        This default refuses: schedules and flow limits need a store that overrides these.
+        """
+        raise ProviderError(
+            f"{type(self).__name__} does not store shared state (schedules and flow limits need it)"
+        )
+
+    def delete_shared_state(self, kind: str, key: str, version: int | None = None) -> bool:
+        """Delete the record (only at `version`, when given); True if one was deleted."""
+        return False
 
     @abstractmethod
     def persist_workflow(

@@ -14,6 +14,7 @@ from liteflow.core.clock import utcnow
 from liteflow.core.errors import InvalidArgumentError, ProviderError, SerializationError
 from liteflow.core.providers import PersistenceProvider, QueueProvider
 from liteflow.core.records import Event
+from liteflow.core.shared_state import SharedState
 from liteflow.core.testing import PersistenceProviderConformance
 from liteflow_postgres import PostgresLockProvider, PostgresPersistenceProvider, PostgresQueueProvider
 from liteflow_postgres._schema import PERSISTENCE
@@ -139,7 +140,26 @@ def test_a_store_of_schema_version_1_is_migrated_and_its_rows_still_load(
         assert loaded is not None and loaded.data == {"n": 1} and loaded.actions == []
     finally:
         older.close()
-    assert sql(dsn, f"SELECT version FROM {schema}.liteflow_schema WHERE component = 'persistence'") == [(2,)]
+    assert sql(dsn, f"SELECT version FROM {schema}.liteflow_schema WHERE component = 'persistence'") == [
+        (len(PERSISTENCE),)
+    ]
+
+
+def test_a_store_of_schema_version_2_gets_the_shared_state_table(
+    store: PostgresPersistenceProvider, dsn: str
+) -> None:
+    instance = WorkflowInstance()
+    instance.workflow_definition_id = "Order"
+    workflow_id = store.create_workflow(instance)
+    sql(dsn, f'DROP TABLE "{store.schema}".shared_state')
+    sql(dsn, f"UPDATE \"{store.schema}\".liteflow_schema SET version = 2 WHERE component = 'persistence'")
+    older = PostgresPersistenceProvider(dsn, schema=store.schema)
+    try:
+        older.start()
+        assert older.put_shared_state(SharedState("schedule", "daily", {"cron": "0 9 * * *"}))
+        assert older.get_workflow_instance(workflow_id) is not None
+    finally:
+        older.close()
 
 
 def test_a_store_from_a_newer_liteflow_is_refused(store: PostgresPersistenceProvider, dsn: str) -> None:

@@ -412,6 +412,7 @@ def test_bad_arguments_raise_invalid_argument_error(arguments: dict[str, Any], m
 
 #: What each migration added, undone: a store of an older schema version, made with today's code.
 _UNDO_MIGRATIONS = {
+    6: ("DROP TABLE shared_state",),
     5: (
         "DROP INDEX workflows_reference",
         "ALTER TABLE execution_errors DROP COLUMN traceback",

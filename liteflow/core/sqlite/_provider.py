@@ -41,13 +41,17 @@ from ..records import (
     new_id,
 )
 from ..serialization import DEFAULT_SERIALIZER, Serializer
+from ..shared_state import SharedState
 from ._database import Database
 from ._schema import (
+    DELETE_SHARED_STATE,
     DELETE_SUBSCRIPTION,
     EVENTS_SINCE,
     INSERT_ERROR,
     INSERT_EVENT,
     INSERT_HISTORY,
+    INSERT_NEW_WORKFLOW,
+    INSERT_SHARED_STATE,
     INSERT_SUBSCRIPTION,
     INSERT_WORKFLOW,
     MARK_EVENT,
@@ -61,7 +65,10 @@ from ._schema import (
     SELECT_EVENT,
     SELECT_HISTORY,
     SELECT_SUMMARIES,
+    SELECT_SHARED_STATE,
+    SELECT_SHARED_STATES,
     SELECT_WORKFLOWS,
+    UPDATE_SHARED_STATE,
     UPDATE_WORKFLOW_STATE,
     UPSERT_WORKFLOW,
     WORKFLOW_IDENTITY,
@@ -253,6 +260,18 @@ class SqlitePersistenceProvider(PersistenceProvider):
         self._db.write(lambda connection: connection.execute(INSERT_WORKFLOW, row), "create_workflow", False)
         workflow.id = workflow_id
         return workflow_id
+
+    def create_workflow_if_new(self, workflow: WorkflowInstance) -> bool:
+        if not workflow.id:
+            raise InvalidArgumentError("create_workflow_if_new() needs an instance with an id")
+        row = self._workflow_row(workflow, workflow.id)
+        return bool(
+            self._db.write(
+                lambda connection: connection.execute(INSERT_NEW_WORKFLOW, row).rowcount,
+                "create_workflow_if_new",
+                False,
+            )
+        )
 
     def persist_workflow(
         self, workflow: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()
@@ -496,3 +515,40 @@ class SqlitePersistenceProvider(PersistenceProvider):
             error.error_time = from_micros(error_time)
             found.append(error)
         return found
+
+    # ------------------------------------------------------------------ shared state
+
+    def _shared_state(self, kind: str, row: Sequence[Any]) -> SharedState:
+        key, text, version = row
+        return SharedState(kind, key, self._loads(text, f"shared state {kind}/{key}"), version)
+
+    def get_shared_state(self, kind: str, key: str) -> SharedState | None:
+        rows = self._db.read(SELECT_SHARED_STATE, (kind, key), "get_shared_state")
+        return self._shared_state(kind, rows[0]) if rows else None
+
+    def get_shared_states(self, kind: str, take: int | None = None) -> list[SharedState]:
+        rows = self._db.read(SELECT_SHARED_STATES, (kind, -1 if take is None else take), "get_shared_states")
+        return [self._shared_state(kind, row) for row in rows]
+
+    def put_shared_state(self, state: SharedState) -> bool:
+        text = self._dumps(state.value, f"shared state {state.kind}/{state.key}")
+        if state.version == 0:
+            statement, parameters = INSERT_SHARED_STATE, (state.kind, state.key, text)
+        else:
+            statement, parameters = UPDATE_SHARED_STATE, (text, state.kind, state.key, state.version)
+        written = self._db.write(
+            lambda connection: connection.execute(statement, parameters).rowcount, "put_shared_state", False
+        )
+        if written:
+            state.version += 1
+        return bool(written)
+
+    def delete_shared_state(self, kind: str, key: str, version: int | None = None) -> bool:
+        parameters = (kind, key, version, version)
+        return bool(
+            self._db.write(
+                lambda connection: connection.execute(DELETE_SHARED_STATE, parameters).rowcount,
+                "delete_shared_state",
+                False,
+            )
+        )

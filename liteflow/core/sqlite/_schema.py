@@ -71,6 +71,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE execution_errors ADD COLUMN traceback TEXT",
         "CREATE INDEX IF NOT EXISTS workflows_reference ON workflows (reference) WHERE reference IS NOT NULL",
     ),
+    # 6: versioned records the hosts coordinate through (schedules, flow limits)
+    (
+        """CREATE TABLE IF NOT EXISTS shared_state (
+        kind TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        PRIMARY KEY (kind, key)) WITHOUT ROWID""",
+    ),
 )
 
 # What a workflow is, fixed when it is created, then what a persist changes. The reference
@@ -105,6 +114,8 @@ UPSERT_WORKFLOW = f"{INSERT_WORKFLOW} ON CONFLICT (id) DO UPDATE SET " + ", ".jo
     f"{name} = excluded.{name}" for name in (*WORKFLOW_IDENTITY[1:], *WORKFLOW_STATE)
 )
 SELECT_SUMMARIES = f"SELECT {', '.join(SUMMARY_FIELDS)} FROM workflows"
+# A chosen id that exists already changes nothing (and says so through the row count).
+INSERT_NEW_WORKFLOW = f"{INSERT_WORKFLOW} ON CONFLICT (id) DO NOTHING"
 PURGE_CONDITION = "status = ? AND COALESCE(complete_time, create_time) < ?"
 PURGE_DEPENDENTS = (
     f"DELETE FROM pointer_history WHERE workflow_id IN (SELECT id FROM workflows WHERE {PURGE_CONDITION})",
@@ -152,3 +163,13 @@ SELECT_ERRORS = (
     "SELECT workflow_id, execution_pointer_id, error_time, message, traceback FROM execution_errors "
     "WHERE workflow_id = ? ORDER BY id"
 )
+
+SELECT_SHARED_STATE = "SELECT key, value, version FROM shared_state WHERE kind = ? AND key = ?"
+SELECT_SHARED_STATES = "SELECT key, value, version FROM shared_state WHERE kind = ? ORDER BY key LIMIT ?"
+INSERT_SHARED_STATE = (
+    "INSERT INTO shared_state (kind, key, value, version) VALUES (?, ?, ?, 1) ON CONFLICT DO NOTHING"
+)
+UPDATE_SHARED_STATE = (
+    "UPDATE shared_state SET value = ?, version = version + 1 WHERE kind = ? AND key = ? AND version = ?"
+)
+DELETE_SHARED_STATE = "DELETE FROM shared_state WHERE kind = ? AND key = ? AND (? IS NULL OR version = ?)"

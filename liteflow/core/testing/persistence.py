@@ -30,6 +30,7 @@ from ..records import (
 )
 from ..serialization import register_type
 from ._operator_checks import OperatorQueryChecks
+from .coordination import CoordinationConformance
 
 __all__ = ["PersistenceProviderConformance", "SampleData"]
 
@@ -147,7 +148,7 @@ def _finished_pointer(pointer_id: str) -> ExecutionPointer:
     return pointer
 
 
-class PersistenceProviderConformance(OperatorQueryChecks):
+class PersistenceProviderConformance(OperatorQueryChecks, CoordinationConformance):
     """Checks for `PersistenceProvider`; implement `create_provider` (a fresh, empty store)."""
 
     def test_create_assigns_id_and_get_round_trips_every_field(self) -> None:

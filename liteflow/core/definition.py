@@ -8,6 +8,7 @@ from typing import Any
 
 from .callables import bind_arity, describe
 from .errors import WorkflowDefinitionError
+from .flow_limits import FlowLimits
 from .primitives import ContainerStepBody, InlineStep
 from .records import ExecutionPointer, WorkflowInstance
 from .step import StepBody, StepExecutionContext
@@ -176,6 +177,8 @@ class WorkflowDefinition:
         self.default_error_retry_interval = default_error_retry_interval
         self.data_type = data_type
         self.description = description
+        #: How many instances may run at once, and how often (set at registration).
+        self.limits = FlowLimits()
         _assign_blocks(steps, initial_step_id)
 
     @property

@@ -9,6 +9,7 @@ __all__ = [
     "DuplicateWorkflowError",
     "WorkflowNotFoundError",
     "InvalidArgumentError",
+    "InstanceIdConflictError",
     "SerializationError",
     "HostStateError",
     "WorkflowStateError",
@@ -44,6 +45,10 @@ class WorkflowNotFoundError(LiteFlowError, LookupError):
 
 class InvalidArgumentError(LiteFlowError, ValueError):
     """An argument given to a public method is not acceptable."""
+
+
+class InstanceIdConflictError(InvalidArgumentError):
+    """`start_workflow` was given an instance id that an instance of another workflow has."""
 
 
 class SerializationError(LiteFlowError, TypeError):

@@ -19,7 +19,7 @@ from .step import ExecutionResult, StepExecutionContext
 if TYPE_CHECKING:
     from .host import WorkflowHost
 
-__all__ = ["WorkflowExecutor", "determine_next_execution", "is_due"]
+__all__ = ["WorkflowExecutor", "determine_next_execution", "is_due", "next_execution_of"]
 
 
 def _timed_wait(pointer: ExecutionPointer) -> bool:
@@ -60,14 +60,21 @@ class WorkflowExecutor:
         self._middleware = middleware or Middleware()
         self._lifecycle = lifecycle
 
-    def execute(self, workflow: WorkflowInstance) -> ExecutionReport:
-        definition = self._registry.get_definition(workflow.workflow_definition_id, workflow.version)
+    def definition_of(self, workflow: WorkflowInstance) -> WorkflowDefinition:
+        return self._registry.get_definition(workflow.workflow_definition_id, workflow.version)
+
+    def execute(self, workflow: WorkflowInstance, max_steps: int | None = None) -> ExecutionReport:
+        """One pass; with `max_steps`, at most that many due steps run (the rest stay due)."""
+        definition = self.definition_of(workflow)
         report = ExecutionReport(definition)
         if self._lifecycle is not None and self._lifecycle.wants_steps:
             report.lifecycle = []
         now = self._clock.now()
         self._process_cancellations(workflow, definition, report, now)
         due = [pointer for pointer in workflow.execution_pointers if is_due(pointer, now)]
+        if max_steps is not None:  # containers still waiting for their children can wait
+            waiting = _open_scopes(workflow.execution_pointers)
+            due = [pointer for pointer in due if pointer.id not in waiting][:max_steps]
         for pointer in due:
             if workflow.status != WorkflowInstance.RUNNABLE:
                 break
@@ -190,21 +197,21 @@ def _error_event(
 
 
 def determine_next_execution(workflow: WorkflowInstance, now: datetime) -> None:
-    """Set `next_execution`: now if a step is ready, the earliest wake-up, or None if all wait.
+    """Set `next_execution` (see `next_execution_of`)."""
+    workflow.next_execution = next_execution_of(workflow, now)
+
+
+def next_execution_of(workflow: WorkflowInstance, now: datetime) -> datetime | None:
+    """When the instance's steps need it to run: now if a step is ready, the earliest
+    wake-up, or None if all wait (or it is not runnable).
 
     A container waits for its children: it is due only once every pointer in its scope ended,
     so a workflow whose leaves all wait for events or timers is never run in a loop.
     """
-    workflow.next_execution = None
     if workflow.status != WorkflowInstance.RUNNABLE:
-        return
+        return None
     pointers = workflow.execution_pointers
-    open_scopes = {
-        scope_id
-        for pointer in pointers
-        if pointer.scope and pointer.end_time is None
-        for scope_id in pointer.scope
-    }
+    open_scopes = _open_scopes(pointers)
     earliest: datetime | None = None
     for pointer in pointers:
         if pointer.active:
@@ -212,10 +219,14 @@ def determine_next_execution(workflow: WorkflowInstance, now: datetime) -> None:
                 continue
             wake = pointer.sleep_until
             if wake is None:
-                workflow.next_execution = now
-                return
+                return now
         else:
             wake = pointer.sleep_until if _timed_wait(pointer) else None
         if wake is not None and (earliest is None or wake < earliest):
             earliest = wake
-    workflow.next_execution = earliest
+    return earliest
+
+
+def _open_scopes(pointers: list[ExecutionPointer]) -> set[str]:
+    """Ids of containers that still have unfinished pointers inside them."""
+    return {scope_id for pointer in pointers if pointer.scope and pointer.end_time is None for scope_id in pointer.scope}

@@ -11,7 +11,8 @@ from typing import Any
 
 from .clock import SystemClock, to_utc
 from .control import InstanceControl, checked_actor
-from .errors import HostStateError, InvalidArgumentError, WorkflowNotFoundError
+from .errors import HostStateError, InstanceIdConflictError, InvalidArgumentError, WorkflowNotFoundError
+from .limit_gate import check_concurrency_key
 from .executor import WorkflowExecutor
 from .lifecycle import LifecycleEvent, WorkflowStarted, workflow_event
 from .lifecycle_dispatch import LifecycleDispatcher
@@ -22,7 +23,7 @@ from .passes import PassRunner
 from .pointers import genesis_pointer
 from .providers import LockProvider, PersistenceProvider, QueueProvider, QueueType
 from .quarantine import Quarantine
-from .records import Event, WorkflowInstance, checked_event_name, event_key_text
+from .records import Event, WorkflowInstance, checked_event_name, checked_instance_id, event_key_text
 from .registry import WorkflowRegistry
 from .result_processor import ResultProcessor
 from .scheduler import WakeUpScheduler
@@ -148,9 +149,13 @@ class WorkflowHost:
         """Add an object with `pre_workflow(instance)` and/or `post_workflow(instance)`."""
         self._middleware.add_workflow(middleware)
 
-    def register_workflow(self, workflow: Workflow) -> None:
-        """Build and register a workflow definition; errors name the workflow and the problem."""
-        definition = self.registry.register_workflow(workflow)
+    def register_workflow(self, workflow: Workflow, **limits: Any) -> None:
+        """Build and register a workflow definition; errors name the workflow and the problem.
+
+        `limits` (``max_concurrent``, ``max_concurrent_per_key``, ``concurrency_key``,
+        ``rate_limit``) override the flow limits the workflow's class declares.
+        """
+        definition = self.registry.register_workflow(workflow, **limits)
         self._logger.debug("registered workflow %s v%d", definition.id, definition.version)
 
     def start(self) -> None:
@@ -263,8 +268,15 @@ class WorkflowHost:
         data: Any = None,
         reference: str | None = None,
         parent_workflow_id: str | None = None,
+        *,
+        instance_id: str | None = None,
     ) -> str:
         """Create an instance of a registered workflow (latest version by default); return its id.
+
+        With `instance_id`, the caller chooses the id, and starting again with the same id
+        starts nothing and returns it: the store's unique key decides, atomically, also when
+        several hosts try at once (an instance of another workflow with that id raises
+        `InstanceIdConflictError`).
 
         `parent_workflow_id` is set by `sub_workflow` steps: the parent is told when this
         instance completes or is terminated. Workflow middleware's `pre_workflow` runs first,
@@ -281,9 +293,11 @@ class WorkflowHost:
             raise InvalidArgumentError(
                 "start_workflow() reference must be text that stores can hold, or None"
             )
+        chosen_id = None if instance_id is None else checked_instance_id(instance_id)
         definition = self.registry.get_definition(workflow_id, version)
         if data is None and definition.data_type is not None:
             data = definition.data_type()
+        check_concurrency_key(definition, data)
         instance = WorkflowInstance()
         instance.workflow_definition_id = definition.id
         instance.version = definition.version
@@ -297,12 +311,28 @@ class WorkflowHost:
         instance.execution_pointers.append(genesis_pointer(definition.initial_step))
         for pre_workflow in self._middleware.pre_workflow:
             pre_workflow(instance)
-        new_id = self.persistence_service.create_workflow(instance)
+        if chosen_id is None:
+            new_id = self.persistence_service.create_workflow(instance)
+        else:
+            instance.id = new_id = chosen_id
+            if not self.persistence_service.create_workflow_if_new(instance):
+                return self._existing(chosen_id, definition.id)
         if self._lifecycle.wanted:  # told before any worker can run (and announce) its first step
             self._lifecycle.emit([workflow_event(WorkflowStarted, instance, instance.create_time)])
         self.queue_service.queue_work(QueueType.WORKFLOW, new_id)
         self._logger.debug("started workflow %s v%d: %s", definition.id, definition.version, new_id)
         return new_id
+
+    def _existing(self, instance_id: str, definition_id: str) -> str:
+        """The id of the instance started before under `instance_id`, if of this workflow."""
+        existing = self.persistence_service.get_workflow_instance(instance_id)
+        if existing is not None and existing.workflow_definition_id != definition_id:
+            raise InstanceIdConflictError(
+                f"instance id {instance_id!r} belongs to an instance of workflow "
+                f"{existing.workflow_definition_id!r}, not {definition_id!r}"
+            )
+        self._logger.debug("workflow %s was started before: nothing to start", instance_id)
+        return instance_id
 
     def publish_event(
         self,

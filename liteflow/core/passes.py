@@ -13,6 +13,7 @@ from datetime import datetime
 
 from .changes import WorkflowChanges
 from .errors import SerializationError, WorkflowNotRegisteredError
+from .definition import WorkflowDefinition
 from .executor import WorkflowExecutor
 from .history import archive_finished
 from .lifecycle import (
@@ -22,6 +23,7 @@ from .lifecycle import (
     WorkflowTerminated,
     workflow_event,
 )
+from .limit_gate import Admission, LimitGate
 from .primitives import child_completion_event
 from .providers import QueueType
 from .records import EventSubscription, ExecutionError, WorkflowInstance
@@ -96,12 +98,39 @@ class PassRunner:
     def __init__(self, services: Services, executor: WorkflowExecutor) -> None:
         self._services = services
         self._executor = executor
+        self._gate = LimitGate(services)
 
     def run(self, workflow: WorkflowInstance, changes: WorkflowChanges) -> PassesDone | None:
         """Run passes while the instance stays due; `changes` may already hold what woke it.
 
         Returns None when the lock was lost, which discards the pass (its steps run again).
+        A workflow with flow limits runs only when the gate admits it, holding its slots
+        until the last pass is written.
         """
+        limited = self._limited(workflow)
+        if limited is None:
+            return self._run(workflow, changes, None, None)
+        admission = Admission()
+        try:
+            return self._run(workflow, changes, limited, admission)
+        finally:
+            self._gate.release(admission)
+
+    def _limited(self, workflow: WorkflowInstance) -> WorkflowDefinition | None:
+        """The definition, when it has flow limits."""
+        try:
+            definition = self._executor.definition_of(workflow)
+        except WorkflowNotRegisteredError:
+            return None  # the pass suspends it
+        return definition if definition.limits.any else None
+
+    def _run(
+        self,
+        workflow: WorkflowInstance,
+        changes: WorkflowChanges,
+        limited: WorkflowDefinition | None,
+        admission: Admission | None,
+    ) -> PassesDone | None:
         services = self._services
         done = PassesDone(workflow.id)
         for _ in range(MAX_INLINE_PASSES):
@@ -109,8 +138,16 @@ class PassRunner:
             if workflow.id in services.control:  # a suspend, resume or terminate waits for it
                 done.next_execution = workflow.next_execution
                 break
+            held_until = None
+            if limited is not None and admission is not None:
+                held_until = self._gate.admit(workflow, limited, admission)
+            if held_until is not None:
+                self._hold_back(workflow, changes, held_until, done)
+                break
             try:
-                report = self._executor.execute(workflow)
+                report = self._executor.execute(
+                    workflow, 1 if limited is not None and limited.limits.rate_count else None
+                )
             except WorkflowNotRegisteredError as exc:
                 self._suspend_unregistered(workflow, changes, exc)
                 report = None
@@ -146,6 +183,18 @@ class PassRunner:
                 break
             changes = WorkflowChanges(workflow)
         return done
+
+    def _hold_back(
+        self, workflow: WorkflowInstance, changes: WorkflowChanges, until: datetime, done: PassesDone
+    ) -> None:
+        """A limit keeps the instance waiting: write it (with what woke it) due at `until`."""
+        workflow.next_execution = until
+        if self._write(changes):
+            done.events_to_queue += [
+                event_id for event_id, processed in changes.event_marks.items() if not processed
+            ]
+            done.next_execution = until
+        self._services.logger.debug("workflow %s waits for a flow limit until %s", workflow.id, until)
 
     def _announce(
         self, workflow: WorkflowInstance, status_before: int, report: ExecutionReport | None, now: datetime

@@ -20,6 +20,7 @@ __all__ = [
     "ExecutionError",
     "WorkflowAction",
     "checked_event_name",
+    "checked_instance_id",
     "event_key_text",
     "new_id",
 ]
@@ -249,3 +250,20 @@ def checked_event_name(name: object, where: str) -> str:
             f"{where}: the event name contains a lone surrogate, which stores cannot hold"
         )
     return name
+
+
+#: Longest instance id a caller may choose (it also names the instance's lock and queue items).
+MAX_INSTANCE_ID = 200
+
+
+def checked_instance_id(instance_id: object) -> str:
+    """A caller's instance id is non-empty text, at most `MAX_INSTANCE_ID` characters, that
+    every store can hold."""
+    if not isinstance(instance_id, str) or not instance_id.strip():
+        shown = repr(instance_id) if isinstance(instance_id, str) else type(instance_id).__name__
+        raise InvalidArgumentError(f"instance_id must be a non-empty string, got {shown}")
+    if len(instance_id) > MAX_INSTANCE_ID or not is_storable_text(instance_id):
+        raise InvalidArgumentError(
+            f"instance_id must be at most {MAX_INSTANCE_ID} characters of storable text, got {instance_id!r:.80}"
+        )
+    return instance_id

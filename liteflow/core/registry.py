@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from .builder import WorkflowBuilder
 from .definition import WorkflowDefinition
 from .errors import DuplicateWorkflowError, WorkflowDefinitionError, WorkflowNotRegisteredError
+from .flow_limits import declared_limits
 from .serialization._known import KNOWN_TYPES
 from .text import is_storable_text
 from .workflow import Workflow
@@ -22,7 +24,8 @@ class WorkflowRegistry:
         self._latest: dict[str, WorkflowDefinition] = {}
         self._lock = threading.Lock()
 
-    def register_workflow(self, workflow: object) -> WorkflowDefinition:
+    def register_workflow(self, workflow: object, **limits: Any) -> WorkflowDefinition:
+        """Build `workflow`; `limits` override its class's flow limits (see `flow_limits`)."""
         if not isinstance(workflow, Workflow):
             hint = " (pass an instance: MyWorkflow())" if isinstance(workflow, type) else ""
             raise WorkflowDefinitionError(
@@ -49,6 +52,7 @@ class WorkflowRegistry:
                 f"workflow '{workflow_id}' version {version}: build() raised {type(exc).__name__}: {exc}"
             ) from exc
         definition.data_type = workflow.data_type
+        definition.limits = declared_limits(workflow, limits, f"workflow '{workflow_id}' version {version}")
         definition.description = (type(workflow).__doc__ or "").strip() or None
         self.add_definition(definition)
         # Stored data of this workflow may then name classes of these packages.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .changes import WorkflowChanges
 from .delivery import EventConsumer, event_lock_name
 from .errors import ProviderError
+from .executor import next_execution_of
 from .passes import PassesDone, PassRunner
 from .providers import QueueType
 from .quarantine import QUARANTINE_AFTER, Quarantine
@@ -62,7 +63,9 @@ class WorkflowConsumer:
         workflow = self._services.persistence.get_workflow_instance(workflow_id)
         if workflow is None or workflow.status != WorkflowInstance.RUNNABLE:
             return None
-        if workflow.next_execution is None or workflow.next_execution > self._services.clock.now():
+        # Its steps decide, not the stored wake-up: a flow limit may have put that later.
+        due = next_execution_of(workflow, self._services.clock.now())
+        if due is None or due > self._services.clock.now():
             return PassesDone(workflow_id, workflow.next_execution)
         return self._runner.run(workflow, WorkflowChanges(workflow))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -15,9 +17,19 @@ class Workflow:
 
     `id()` defaults to the class name and `version()` to 1. Set `data_type` to a class to
     have `start_workflow` create the data object when none is given.
+
+    Flow limits hold across every host sharing the store and lock: `max_concurrent`
+    instances executing a step at once; `max_concurrent_per_key` of those whose
+    ``concurrency_key(self, data)`` method returns the same key (None: no key limit); and
+    `rate_limit` = (count, timedelta) step executions per period.
     """
 
     data_type: type[Any] | None = None
+    max_concurrent: int | None = None
+    max_concurrent_per_key: int | None = None
+    #: Define it as a method ``concurrency_key(self, data) -> str | None``.
+    concurrency_key: Callable[[Any], Any] | None = None
+    rate_limit: tuple[int, timedelta] | None = None
 
     def id(self) -> str:
         return type(self).__name__

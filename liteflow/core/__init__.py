@@ -14,6 +14,7 @@ from .definition import IOMapping, StepOutcome, WorkflowDefinition, WorkflowStep
 from .errors import (
     DuplicateWorkflowError,
     HostStateError,
+    InstanceIdConflictError,
     InvalidArgumentError,
     LiteFlowError,
     ProviderError,
@@ -44,6 +45,7 @@ from .primitives import (
     SubWorkflow,
     SubWorkflowError,
     WaitFor,
+    WaitForAny,
     When,
     While,
 )
@@ -102,6 +104,7 @@ __all__ = [
     "If",
     "Sequence",
     "WaitFor",
+    "WaitForAny",
     "Delay",
     "Schedule",
     "Recur",
@@ -135,6 +138,7 @@ __all__ = [
     "WorkflowNotFoundError",
     "WorkflowStateError",
     "InvalidArgumentError",
+    "InstanceIdConflictError",
     "SerializationError",
     "HostStateError",
     "ProviderError",

@@ -25,6 +25,7 @@ from .primitives import (
     Sequence,
     SubWorkflow,
     WaitFor,
+    WaitForAny,
     When,
     While,
 )
@@ -75,6 +76,16 @@ def _interval(value: timedelta | float | None, where: str) -> timedelta | None:
     if interval < timedelta(0):
         raise WorkflowDefinitionError(f"{where} must not be negative, got {value!r}")
     return interval
+
+
+def _resolved_keys(waits: list[tuple[str, Any]]) -> Callable[[Any, Any], list[tuple[str, Any]]]:
+    """The input giving a `wait_for_any` step its (name, key) pairs, key functions called."""
+    bound = [(name, bind_arity(key, 2) if callable(key) else key) for name, key in waits]
+
+    def resolve(data: Any, context: Any) -> list[tuple[str, Any]]:
+        return [(name, key(data, context) if callable(key) else key) for name, key in bound]
+
+    return resolve
 
 
 class WorkflowBuilder:
@@ -263,6 +274,34 @@ class StepBuilder:
             event_key=event_key,
             effective_date=effective_date,
             timeout=_interval(timeout, "wait_for timeout"),
+        )
+
+    def wait_for_any(
+        self,
+        events: Iterable[tuple[str, Callable[..., Any] | Any]],
+        effective_date: Callable[..., datetime] | datetime | None = None,
+        timeout: timedelta | float | None = None,
+    ) -> StepBuilder:
+        """Wait for the first of several events, each (name, key or ``key(data, context)``):
+        the step's outcome is the name of the one that came (branch on it with `when`), its
+        data `event_data`. With `timeout`, the outcome is `WAIT_TIMEOUT` if none came in time.
+        """
+        where = self._where("wait_for_any()")
+        waits = list(events) if isinstance(events, Iterable) and not isinstance(events, str) else []
+        if not waits or any(not isinstance(wait, tuple) or len(wait) != 2 for wait in waits):
+            raise WorkflowDefinitionError(f"{where}: expected a list of (event name, key) pairs, got {events!r}")
+        try:
+            for name, key in waits:
+                checked_event_name(name, where)
+                if not callable(key):
+                    event_key_text(key, f"{where}: the key of {name!r}")
+        except InvalidArgumentError as exc:
+            raise WorkflowDefinitionError(str(exc)) from None
+        return self._add_primitive(
+            WaitForAny,
+            events=_resolved_keys(waits),
+            effective_date=effective_date,
+            timeout=_interval(timeout, "wait_for_any timeout"),
         )
 
     def for_each(

@@ -132,6 +132,8 @@ class EventConsumer:
             if matches and not pointer.event_published and pointer.end_time is None:
                 delivered = delivered or self._earliest_event(subscription, event)
                 pointer.event_data = delivered.event_data
+                # Of several events waited for, the one that came:
+                pointer.event_name, pointer.event_key = subscription.event_name, subscription.event_key
                 pointer.event_published = True
                 pointer.active = True
                 pointer.sleep_until = None  # a wait's timeout no longer matters

@@ -13,7 +13,7 @@ from typing import Any
 from .callables import bind_arity, describe
 from .clock import MIN_TIME, to_timedelta
 from .errors import LiteFlowError
-from .records import Event, WorkflowInstance
+from .records import Event, ExecutionPointer, WorkflowInstance
 from .step import ExecutionResult, StepBody, StepExecutionContext
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "If",
     "Sequence",
     "WaitFor",
+    "WaitForAny",
     "Delay",
     "Schedule",
     "Recur",
@@ -166,15 +167,36 @@ class WaitFor(StepBody):
         pointer = context.execution_pointer
         if pointer.event_published:
             self.event_data = pointer.event_data
-            return ExecutionResult.next()
+            return self._arrived(pointer)
         if context.persistence_data is not None:
             return ExecutionResult.outcome(WAIT_TIMEOUT)
         # Without an effective date, the wait takes events from the time of this pass on.
-        result = ExecutionResult.wait_for_event(self.event_name, self.event_key, self.effective_date)
+        result = self._wait()
         if self.timeout is not None:
             result.sleep_for = to_timedelta(self.timeout, "wait_for timeout")
             result.persistence_data = {"timeout": True}
         return result
+
+    def _arrived(self, pointer: ExecutionPointer) -> ExecutionResult:
+        return ExecutionResult.next()
+
+    def _wait(self) -> ExecutionResult:
+        return ExecutionResult.wait_for_event(self.event_name, self.event_key, self.effective_date)
+
+
+class WaitForAny(WaitFor):
+    """Waits for the first of several events: its outcome is that event's name (so `when`
+    branches on it) and `event_data` its data. Events for the others that come later find
+    the step done and wake nothing. With a `timeout`, the outcome is `WAIT_TIMEOUT`."""
+
+    #: (event name, key) pairs.
+    events: list[tuple[str, Any]] = []
+
+    def _arrived(self, pointer: ExecutionPointer) -> ExecutionResult:
+        return ExecutionResult.outcome(pointer.event_name)
+
+    def _wait(self) -> ExecutionResult:
+        return ExecutionResult.wait_for_any_event(self.events, self.effective_date)
 
 
 class Delay(StepBody):

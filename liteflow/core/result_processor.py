@@ -169,14 +169,15 @@ class ResultProcessor:
         pointer.event_published = False
         pointer.active = False
         pointer.status = ExecutionPointer.WAITING
-        subscription = EventSubscription()
-        subscription.workflow_id = workflow.id
-        subscription.step_id = step.id
-        subscription.execution_pointer_id = pointer.id
-        subscription.event_name = result.event_name or ""
-        subscription.event_key = pointer.event_key
-        subscription.subscribe_as_of = result.event_as_of or now
-        report.subscriptions.append(subscription)
+        for name, key in [(result.event_name or "", pointer.event_key), *result.other_events]:
+            subscription = EventSubscription()
+            subscription.workflow_id = workflow.id
+            subscription.step_id = step.id
+            subscription.execution_pointer_id = pointer.id
+            subscription.event_name = name
+            subscription.event_key = key
+            subscription.subscribe_as_of = result.event_as_of or now
+            report.subscriptions.append(subscription)
 
     def skip(
         self,

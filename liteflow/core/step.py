@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .clock import to_timedelta, to_utc
+from .errors import InvalidArgumentError
 from .records import checked_event_name, event_key_text
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ class ExecutionResult:
         "event_as_of",
         "event_key",
         "event_name",
+        "other_events",
         "outcome_value",
         "persistence_data",
         "proceed",
@@ -40,6 +42,8 @@ class ExecutionResult:
         self.event_name: str | None = None
         self.event_key: Any = None
         self.event_as_of: datetime | None = None
+        #: Further (name, key) events that end the wait too (`wait_for_any_event`).
+        self.other_events: list[tuple[str, str | None]] = []
         self.branch_values: list[Any] = []
 
     @staticmethod
@@ -85,6 +89,20 @@ class ExecutionResult:
         result.event_name = checked_event_name(event_name, "wait_for_event()")
         result.event_key = event_key_text(event_key)
         result.event_as_of = None if effective_date is None else to_utc(effective_date)
+        return result
+
+    @staticmethod
+    def wait_for_any_event(
+        events: Iterable[tuple[str, Any]], effective_date: datetime | None = None
+    ) -> ExecutionResult:
+        """Suspend this step until the first of several events (name, key) arrives; the
+        pointer's `event_name` then says which one it was."""
+        where = "wait_for_any_event()"
+        waits = [(checked_event_name(name, where), event_key_text(key)) for name, key in events]
+        if not waits:
+            raise InvalidArgumentError(f"{where} needs at least one (event name, key)")
+        result = ExecutionResult.wait_for_event(*waits[0], effective_date)
+        result.other_events = waits[1:]
         return result
 
     @staticmethod

@@ -33,6 +33,7 @@ CORE_NAMES = {
     "WorkflowNotRegisteredError", "WorkflowStep", "configure_workflow_host",
     "register_type",  # added with the known types of stored documents
     "WorkflowAction", "WorkflowQuery", "WorkflowStateError", "WorkflowSummary",  # and with repairs
+    "WaitForAny", "InstanceIdConflictError", "CronSchedule",  # added with schedules and flow control
 }  # fmt: skip
 
 #: Each compatibility module's names: the original's user-facing ones (models also keeps the

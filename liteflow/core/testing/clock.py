@@ -83,13 +83,14 @@ class FakeClock(Clock):
         self._hosts.discard(host)
 
     def due_work(self) -> list[str]:
-        """Ids of the instances and events the running hosts still have to handle now."""
+        """Ids of the instances, events and schedules the running hosts still have to handle now."""
         now = self._now
         due: list[str] = []
         for host in list(self._hosts):
             if host.is_running:
                 store = host.persistence_service
                 due += store.get_runnable_instances(now) + store.get_runnable_events(now)
+                due += host.due_schedules()
         return due
 
     def _settle(self) -> None:

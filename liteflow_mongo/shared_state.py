@@ -61,7 +61,9 @@ class SharedStates:
 
             def insert() -> bool:
                 try:
-                    collection.insert_one({"kind": state.kind, "key": state.key, "value": value, "version": 1})
+                    collection.insert_one(
+                        {"kind": state.kind, "key": state.key, "value": value, "version": 1}
+                    )
                 except DuplicateKeyError:
                     return False
                 return True

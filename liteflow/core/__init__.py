@@ -69,6 +69,7 @@ from .records import (
     WorkflowAction,
     WorkflowInstance,
 )
+from .schedules import CronSchedule
 from .serialization import register_type
 from .sqlite import SqlitePersistenceProvider
 from .step import ExecutionResult, StepBody, StepExecutionContext
@@ -85,6 +86,7 @@ __all__ = [
     "ParallelStepBuilder",
     "configure_workflow_host",
     "WorkflowHost",
+    "CronSchedule",
     "HostOptions",
     "WorkflowInstance",
     "ExecutionPointer",

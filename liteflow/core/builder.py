@@ -287,9 +287,12 @@ class StepBuilder:
         data `event_data`. With `timeout`, the outcome is `WAIT_TIMEOUT` if none came in time.
         """
         where = self._where("wait_for_any()")
-        waits = list(events) if isinstance(events, Iterable) and not isinstance(events, str) else []
+        given: object = events
+        waits = list(events) if isinstance(given, (list, tuple)) else []
         if not waits or any(not isinstance(wait, tuple) or len(wait) != 2 for wait in waits):
-            raise WorkflowDefinitionError(f"{where}: expected a list of (event name, key) pairs, got {events!r}")
+            raise WorkflowDefinitionError(
+                f"{where}: expected a list of (event name, key) pairs, got {events!r}"
+            )
         try:
             for name, key in waits:
                 checked_event_name(name, where)

@@ -7,7 +7,9 @@ the hour repeated in autumn runs once. Times in and out are aware UTC.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
+from itertools import islice, takewhile
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -58,15 +60,28 @@ class CronExpression:
             yield tick.astimezone(timezone.utc)
 
     def next_after(self, moment: datetime) -> datetime | None:
-        """The first tick after `moment`; None if there is none within 50 years."""
-        return next(self._ticks(moment, reverse=False), None)
+        """The first tick after `moment`; None if there is none within 50 years.
+
+        (In the hour repeated in autumn, cronsim may name a tick of the first pass through
+        it while `moment` is in the second: that one is past, and skipped.)
+        """
+        return next((tick for tick in self._ticks(moment, reverse=False) if tick > moment), None)
 
     def ticks_between(self, first: datetime, last: datetime, limit: int) -> list[datetime]:
-        """Ticks from `first` to `last` (both included), oldest first: the latest `limit`."""
-        found: list[datetime] = []
-        for tick in self._ticks(last + _SECOND, reverse=True):  # from `last` itself, backwards
-            if tick < first or len(found) == limit:
+        """Ticks from `first` to `last` (both included), oldest first: the latest `limit`.
+
+        They are found going forwards (going backwards, cronsim misses ticks in an hour that
+        autumn repeats); a long way back, the search starts near the `limit`-th latest tick.
+        """
+        start = first
+        backwards = takewhile(lambda tick: tick >= first, self._ticks(last + _SECOND, reverse=True))
+        latest = list(islice(backwards, limit))
+        if len(latest) == limit:
+            start = max(first, latest[-1])
+        found: deque[datetime] = deque(maxlen=limit)
+        for tick in self._ticks(start - _SECOND, reverse=False):
+            if tick > last:
                 break
-            if tick <= last:
+            if tick >= start:
                 found.append(tick)
-        return found[::-1]
+        return list(found)

@@ -229,4 +229,9 @@ def next_execution_of(workflow: WorkflowInstance, now: datetime) -> datetime | N
 
 def _open_scopes(pointers: list[ExecutionPointer]) -> set[str]:
     """Ids of containers that still have unfinished pointers inside them."""
-    return {scope_id for pointer in pointers if pointer.scope and pointer.end_time is None for scope_id in pointer.scope}
+    return {
+        scope_id
+        for pointer in pointers
+        if pointer.scope and pointer.end_time is None
+        for scope_id in pointer.scope
+    }

@@ -118,7 +118,7 @@ class LimitGate:
     def release(self, admission: Admission) -> None:
         """Free the slots, and queue the first waiter of each limit they belong to."""
         services = self._services
-        for limit, slot in admission.slots:
+        for _, slot in admission.slots:
             services.lock.release_lock(slot)
         for limit, _ in admission.slots:
             for waiter in services.persistence.get_shared_states(limit.waiting, take=1):
@@ -147,8 +147,10 @@ class LimitGate:
         limits = self._limits(workflow, definition)
         natural = next_execution_of(workflow, now)
         # An instance written back with a later wake-up than its steps need was held back.
-        was_waiting = workflow.next_execution is not None and natural is not None and natural < (
-            workflow.next_execution
+        was_waiting = (
+            workflow.next_execution is not None
+            and natural is not None
+            and natural < (workflow.next_execution)
         )
         for limit in limits:
             slot = self._take(limit) or self._wait_in_line(limit, workflow.id)

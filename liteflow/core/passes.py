@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .changes import WorkflowChanges
-from .errors import SerializationError, WorkflowNotRegisteredError
 from .definition import WorkflowDefinition
+from .errors import SerializationError, WorkflowNotRegisteredError
 from .executor import WorkflowExecutor
 from .history import archive_finished
 from .lifecycle import (

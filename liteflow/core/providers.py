@@ -25,6 +25,7 @@ __all__ = [
     "QueueProvider",
     "LockProvider",
     "QueueType",
+    "SharedState",
     "WORKFLOW_QUEUE",
     "EVENT_QUEUE",
     "IPersistenceProvider",

@@ -264,6 +264,7 @@ def checked_instance_id(instance_id: object) -> str:
         raise InvalidArgumentError(f"instance_id must be a non-empty string, got {shown}")
     if len(instance_id) > MAX_INSTANCE_ID or not is_storable_text(instance_id):
         raise InvalidArgumentError(
-            f"instance_id must be at most {MAX_INSTANCE_ID} characters of storable text, got {instance_id!r:.80}"
+            f"instance_id must be at most {MAX_INSTANCE_ID} characters of storable text, "
+            f"got {instance_id!r:.80}"
         )
     return instance_id

@@ -105,7 +105,8 @@ def schedule_tick(instance: WorkflowInstance) -> datetime | None:
 def _checked_id(schedule_id: object) -> str:
     if not isinstance(schedule_id, str) or not schedule_id.strip() or len(schedule_id) > _MAX_ID:
         raise InvalidArgumentError(
-            f"schedule_id must be a non-empty string of at most {_MAX_ID} characters, got {schedule_id!r:.120}"
+            f"schedule_id must be a non-empty string of at most {_MAX_ID} characters, "
+            f"got {schedule_id!r:.120}"
         )
     if not is_storable_text(schedule_id):
         raise InvalidArgumentError("schedule_id contains a lone surrogate, which stores cannot hold")
@@ -140,10 +141,14 @@ class ScheduleBook:
                     "next_tick": expression.next_after(now),
                 }
             )
-            fresh = SharedState(KIND, planned.schedule_id, planned._value(), 0 if state is None else state.version)
+            fresh = SharedState(
+                KIND, planned.schedule_id, planned._value(), 0 if state is None else state.version
+            )
             if self._persistence.put_shared_state(fresh):
                 return planned
-        raise ProviderError(f"schedule {schedule.schedule_id!r} kept changing under add_schedule(); try again")
+        raise ProviderError(
+            f"schedule {schedule.schedule_id!r} kept changing under add_schedule(); try again"
+        )
 
     def remove(self, schedule_id: str) -> bool:
         return self._persistence.delete_shared_state(KIND, _checked_id(schedule_id))
@@ -179,7 +184,9 @@ class ScheduleBook:
             and runs(schedule)
         ]
 
-    def fire_due(self, now: datetime, runs: Callable[[CronSchedule], bool], start: Starter) -> datetime | None:
+    def fire_due(
+        self, now: datetime, runs: Callable[[CronSchedule], bool], start: Starter
+    ) -> datetime | None:
         """Start the due ticks of every schedule `runs` accepts; return the earliest next tick."""
         earliest: datetime | None = None
         for state in self._persistence.get_shared_states(KIND):

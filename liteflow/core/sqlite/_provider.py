@@ -532,9 +532,9 @@ class SqlitePersistenceProvider(PersistenceProvider):
 
     def put_shared_state(self, state: SharedState) -> bool:
         text = self._dumps(state.value, f"shared state {state.kind}/{state.key}")
-        if state.version == 0:
-            statement, parameters = INSERT_SHARED_STATE, (state.kind, state.key, text)
-        else:
+        parameters: tuple[Any, ...] = (state.kind, state.key, text)
+        statement = INSERT_SHARED_STATE
+        if state.version:
             statement, parameters = UPDATE_SHARED_STATE, (text, state.kind, state.key, state.version)
         written = self._db.write(
             lambda connection: connection.execute(statement, parameters).rowcount, "put_shared_state", False

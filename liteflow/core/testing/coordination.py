@@ -81,7 +81,9 @@ class CoordinationConformance(ProviderSuite[PersistenceProvider]):
             assert store.put_shared_state(state) is True
             assert state.version == 1
             loaded = store.get_shared_state("schedule", "daily")
-            assert loaded == SharedState("schedule", "daily", {"cron": "0 9 * * *", "next": [1, 2.5, None]}, 1)
+            assert loaded == SharedState(
+                "schedule", "daily", {"cron": "0 9 * * *", "next": [1, 2.5, None]}, 1
+            )
 
     def test_shared_state_is_written_only_at_the_version_read(self) -> None:
         with self.provider() as store:

@@ -101,7 +101,7 @@ def test_a_week_of_weekday_ticks_starts_one_instance_at_each_local_nine_oclock()
     nine_in_riga = [datetime(2026, 3, day, 7, tzinfo=UTC) for day in range(2, 7)]  # UTC+2 in March
     assert ticks(instances) == nine_in_riga
     assert [instance.data["ran_at"] for instance in instances] == nine_in_riga  # each ran at its tick
-    assert [instance.id for instance in instances][0] == "daily@2026-03-02T07:00:00Z"
+    assert instances[0].id == "daily@2026-03-02T07:00:00Z"
     assert {instance.reference for instance in instances} == {"daily"}
 
 
@@ -122,7 +122,7 @@ def test_two_hosts_on_one_store_start_each_tick_exactly_once(store_name: str) ->
 def test_both_hosts_fire_schedules_so_either_alone_keeps_them_going() -> None:
     clock = FakeClock(MONDAY)
     store = MemoryPersistenceProvider()
-    with hosts(2, clock, store) as [first, second]:
+    with hosts(2, clock, store) as [first, _]:
         first.add_schedule("hourly", "Report", "0 * * * *", data={})
         first.stop()
         clock.advance(HOUR)

@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from .changes import WorkflowChanges
-from .queries import WorkflowQuery, WorkflowSummary, summary_of
 from .errors import ProviderError
+from .queries import WorkflowQuery, WorkflowSummary, summary_of
 from .records import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
 from .shared_state import SharedState
 

@@ -164,27 +164,25 @@ def test_catch_up_none_still_starts_a_tick_reached_on_time() -> None:
     assert ticks(instances) == [MONDAY + HOUR, MONDAY + 2 * HOUR, MONDAY + 3 * HOUR]
 
 
+def berlin_nights(start: datetime, nights: int) -> list[datetime | None]:
+    """The ticks of 02:30 in Berlin over `nights` days from `start`, hour by hour."""
+    clock = FakeClock(start)
+    with hosts(1, clock) as [host]:
+        host.add_schedule("nightly", "Report", "30 2 * * *", data={}, timezone="Europe/Berlin")
+        for _ in range(nights * 24):
+            clock.advance(HOUR)
+        return ticks(started(host.persistence_service, nights))
+
+
 def test_ticks_follow_local_time_across_both_dst_changes() -> None:
     """02:30 in Berlin: on 29 March the clocks jump from 02:00 to 03:00 (the tick runs at 03:00,
     as Debian's cron does); on 25 October 02:30 comes twice (the tick runs once)."""
-    clock = FakeClock(datetime(2026, 3, 28, tzinfo=UTC))
-    with hosts(1, clock) as [host]:
-        host.add_schedule("nightly", "Report", "30 2 * * *", data={}, timezone="Europe/Berlin")
-        for _ in range(3 * 24):
-            clock.advance(HOUR)
-        spring = ticks(started(host.persistence_service, 3))
-    assert spring == [
+    assert berlin_nights(datetime(2026, 3, 28, tzinfo=UTC), 3) == [
         datetime(2026, 3, 28, 1, 30, tzinfo=UTC),  # 02:30 CET
         datetime(2026, 3, 29, 1, 0, tzinfo=UTC),  # 03:00 CEST: 02:30 does not exist
         datetime(2026, 3, 30, 0, 30, tzinfo=UTC),  # 02:30 CEST
     ]
-    clock = FakeClock(datetime(2026, 10, 24, 12, tzinfo=UTC))
-    with hosts(1, clock) as [host]:
-        host.add_schedule("nightly", "Report", "30 2 * * *", data={}, timezone="Europe/Berlin")
-        for _ in range(2 * 24):
-            clock.advance(HOUR)
-        autumn = ticks(started(host.persistence_service, 2))
-    assert autumn == [
+    assert berlin_nights(datetime(2026, 10, 24, 12, tzinfo=UTC), 2) == [
         datetime(2026, 10, 25, 0, 30, tzinfo=UTC),  # the first 02:30 (CEST), not the second
         datetime(2026, 10, 26, 1, 30, tzinfo=UTC),  # 02:30 CET the next night
     ]

@@ -28,6 +28,7 @@ from liteflow.core import (
     configure_workflow_host,
 )
 from liteflow.core.testing import FakeClock
+from tests.servers import postgres_test_database
 from tests.support import persistence_factories, wait_until
 
 STEP_SECONDS = 0.05
@@ -257,3 +258,48 @@ def test_a_concurrency_key_that_cannot_be_made_fails_at_start_workflow() -> None
     with pytest.raises(InvalidArgumentError, match="concurrency_key"):
         host.start_workflow("PerCustomer", data={"key": 1.5})
     assert host.persistence_service.get_workflow_instances() == []
+
+
+@pytest.mark.integration
+def test_the_slot_of_a_host_whose_lock_session_died_frees_within_the_backstop() -> None:
+    """PostgreSQL ends a dead host's session and its advisory locks with it: the waiting
+    instance on the other host runs at its backstop (the poll interval) without a release."""
+    from liteflow_postgres import PostgresLockProvider
+
+    dsn = postgres_test_database()
+    gate = threading.Event()
+
+    def hold(context: StepExecutionContext) -> None:
+        if context.workflow.data["key"] == "blocker":
+            gate.wait(20)
+        METER.step(context.workflow.data["key"], context.workflow.id, 0)
+
+    class Single(Workflow):
+        max_concurrent = 1
+
+        def build(self, builder: WorkflowBuilder) -> None:
+            builder.start_with(hold)
+
+    store, queue = MemoryPersistenceProvider(), SingleNodeQueueProvider()
+    prefix = f"test-{time.monotonic_ns()}:"
+    locks = [PostgresLockProvider(dsn, key_prefix=prefix) for _ in range(2)]
+    made = [configure_workflow_host(store, queue, lock, poll_interval=timedelta(seconds=1)) for lock in locks]
+    try:
+        for host in made:
+            host.register_workflow(Single())
+            host.start()
+        dying, survivor = made
+        blocker = dying.start_workflow("Single", data={"key": "blocker"})
+        wait_until(lambda: dying.lock_service.holds_lock("liteflow:slot:Single:0"))
+        waiter = survivor.start_workflow("Single", data={"key": "waiter"})
+        wait_until(lambda: store.get_shared_states("liteflow.waiting:Single"))
+        died = time.monotonic()
+        dying.lock_service.shutdown()  # its session ends, as when its process dies
+        survivor.wait_for_workflow(waiter, 10)
+        assert time.monotonic() - died < 5
+        assert [key for key, *_ in METER.runs] == ["waiter"]
+    finally:
+        gate.set()
+        for host in made:
+            host.stop(5)
+    assert store.get_workflow_instance(blocker) is not None

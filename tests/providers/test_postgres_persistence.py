@@ -129,6 +129,7 @@ def test_a_store_of_schema_version_1_is_migrated_and_its_rows_still_load(
     instance.data = {"n": 1}
     workflow_id = store.create_workflow(instance)
     schema = f'"{store.schema}"'
+    sql(dsn, f"DROP TABLE {schema}.shared_state")
     sql(dsn, f"DROP INDEX {schema}.workflows_reference")
     sql(dsn, f"ALTER TABLE {schema}.execution_errors DROP COLUMN traceback")
     sql(dsn, f"ALTER TABLE {schema}.workflows DROP COLUMN actions")

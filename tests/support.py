@@ -179,13 +179,21 @@ class Scenario:
 
 
 @contextmanager
-def running_host(persistence: PersistenceProvider | None = None, **options: Any) -> Iterator[WorkflowHost]:
+def running_host(
+    persistence: PersistenceProvider | None = None,
+    prepare: Callable[[WorkflowHost], object] | None = None,
+    **options: Any,
+) -> Iterator[WorkflowHost]:
+    """A started host; `prepare(host)` runs before it starts: a node that finds instances in
+    the store must have their workflows registered first (it suspends those it does not know)."""
     settings: dict[str, Any] = {
         "poll_interval": timedelta(seconds=30),
         "default_error_retry_interval": timedelta(milliseconds=50),
     }
     settings.update(options)
     host = configure_workflow_host(persistence, **settings)
+    if prepare is not None:
+        prepare(host)
     host.start()
     try:
         yield host

@@ -163,9 +163,12 @@ def test_steps_run_hours_later_by_another_host_join_the_callers_trace(telemetry:
                 workflow_id = scenario.run(Slow())
             wait_until(lambda: scenario.instance(workflow_id).next_execution > clock.now(), what="the delay")
         clock.advance(timedelta(hours=2))
-        with running_host(store, clock=clock, poll_interval=timedelta(milliseconds=50)) as second:
+
+        def prepare(second: WorkflowHost) -> None:
             second.register_workflow(Slow())
             telemetry.instrument(second)
+
+        with running_host(store, prepare, clock=clock, poll_interval=timedelta(milliseconds=50)) as second:
             Scenario(second).wait_for_completion(workflow_id)
     spans = telemetry.step_spans(workflow_id)
     assert spans[-1].name == "liteflow.step after"

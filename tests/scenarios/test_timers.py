@@ -13,6 +13,7 @@ from liteflow.core import (
     StepExecutionContext,
     Workflow,
     WorkflowBuilder,
+    WorkflowHost,
     WorkflowInstance,
     WorkflowStep,
 )
@@ -222,11 +223,13 @@ def test_the_poller_finds_work_due_on_the_hosts_clock_after_a_restart() -> None:
             workflow_id = scenario.run(DelayWorkflow(), {})
             asleep(scenario, workflow_id)
         polling = {"poll_interval": timedelta(milliseconds=50)}
-        with running_host(store, clock=FakeClock(start + HOUR / 2), **polling) as early:
-            early.register_workflow(DelayWorkflow())
+
+        def prepare(host: WorkflowHost) -> None:
+            host.register_workflow(DelayWorkflow())
+
+        with running_host(store, prepare, clock=FakeClock(start + HOUR / 2), **polling) as early:
             assert still_runnable(Scenario(early), workflow_id)
-        with running_host(store, clock=FakeClock(start + 2 * HOUR), **polling) as late:
-            late.register_workflow(DelayWorkflow())
+        with running_host(store, prepare, clock=FakeClock(start + 2 * HOUR), **polling) as late:
             data = Scenario(late).wait_for_completion(workflow_id, timeout=2).data
     assert data["after"][0] - data["before"][0] == 2 * HOUR
 

@@ -65,7 +65,7 @@ def parse_names(text: str, known: tuple[str, ...] | list[str], what: str) -> lis
     return names
 
 
-def _options(text: str) -> dict[str, Any]:
+def parse_host_options(text: str) -> dict[str, Any]:
     """`k=v,k=v`, or `defaults` for the library's defaults (no tuning either way)."""
     options: dict[str, Any] = {}
     if text.strip() == "defaults":
@@ -143,7 +143,7 @@ def from_args(argv: list[str] | None = None) -> Config:
         warm=5 if quick else 100,
         settle=0.3 if quick else 1.0,
         pace=0.02,
-        host_options=_options(args.host_options) if args.host_options else None,
+        host_options=parse_host_options(args.host_options) if args.host_options else None,
         run_budget=3.0 if quick else 120.0,
         population_budget=1.0 if quick else 12.0,
         timeout=4.0 if quick else 75.0,

@@ -21,10 +21,8 @@ MISS.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,8 +31,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .report import announce, format_table
-from .systems import REPO_ROOT
+from .report import announce
+from .turns import in_fresh_process, names, report, take_turns, turns_parser
 
 VARIANTS = ("plain", "middleware", "lifecycle", "tracing")
 RESULTS = Path(__file__).resolve().parent / "results" / "overhead.json"
@@ -112,21 +110,8 @@ def child(variant: str, system: str, count: int, options: dict[str, Any], step_m
 
 
 def measure(variant: str, system: str, count: int, options: dict[str, Any], step_ms: float) -> float:
-    command = [
-        sys.executable,
-        "-m",
-        "bench.overhead",
-        "--child",
-        variant,
-        system,
-        str(count),
-        json.dumps(options),
-        str(step_ms),
-    ]
-    done = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, check=False, timeout=300)
-    if done.returncode != 0:
-        raise RuntimeError(f"{variant} on {system} failed: {done.stderr.strip()[-2000:]}")
-    metrics = json.loads(done.stdout.strip().splitlines()[-1])
+    arguments = [variant, system, str(count), json.dumps(options), str(step_ms)]
+    metrics = in_fresh_process("bench.overhead", arguments, f"{variant} on {system}")
     if metrics.get("wrong"):
         raise RuntimeError(f"{variant} on {system}: {metrics['wrong']} sampled workflows are wrong")
     return float(metrics["per_second"])
@@ -134,13 +119,7 @@ def measure(variant: str, system: str, count: int, options: dict[str, Any], step
 
 def main(argv: list[str] | None = None) -> int:
     given = sys.argv[1:] if argv is None else argv
-    parser = argparse.ArgumentParser(prog="python -m bench.overhead", description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--systems", default="memory,sqlite", help="our systems to run on (default %(default)s)"
-    )
-    parser.add_argument("--variants", default=",".join(VARIANTS), help="default %(default)s")
-    parser.add_argument("--count", type=int, default=10_000, help="workflows per run (default %(default)s)")
-    parser.add_argument("--rounds", type=int, default=5, help="runs of each variant (default %(default)s)")
+    parser = turns_parser("bench.overhead", __doc__, VARIANTS, 10_000, 5)
     parser.add_argument(
         "--workers",
         type=int,
@@ -150,7 +129,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--step-ms", type=float, default=0.0, help="each step waits this long first (default %(default)s)"
     )
-    parser.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args(given)
     if args.child:
         variant, system, count, options, step_ms = args.child
@@ -158,22 +136,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command, info = announce("LiteFlow overhead bench", "bench.overhead", given)
     options = {"max_concurrent_workflows": args.workers}
-    variants = [name.strip() for name in args.variants.split(",") if name.strip()]
-    systems = [name.strip() for name in args.systems.split(",") if name.strip()]
-    rates: dict[tuple[str, str], list[float]] = {}
-    for system in systems:
-        for round_number in range(1, args.rounds + 1):
-            for variant in variants:
-                rate = measure(variant, system, args.count, options, args.step_ms)
-                rates.setdefault((system, variant), []).append(rate)
-                print(
-                    f"  [{system}] round {round_number} {variant:<10} {rate:>9,.0f} workflows/s", flush=True
-                )
+    rates = take_turns(
+        args,
+        lambda variant, system: measure(variant, system, args.count, options, args.step_ms),
+        lambda rate: f"{rate:>9,.0f} workflows/s",
+    )
     body = []
     verdicts = []
-    for system in systems:
+    for system in names(args.systems):
         baseline = statistics.median(rates[system, "plain"]) if (system, "plain") in rates else None
-        for variant in variants:
+        for variant in names(args.variants):
             median = statistics.median(rates[system, variant])
             change = "" if baseline is None else f"{(median / baseline - 1) * 100:+.1f}%"
             body.append([system, variant, f"{median:,.0f}", f"{max(rates[system, variant]):,.0f}", change])
@@ -184,25 +156,16 @@ def main(argv: list[str] | None = None) -> int:
                 verdicts.append(
                     f"  {verdict} {system}: {variant} loses {loss * 100:.1f}% (limit {limit:.0f}%)"
                 )
-    print()
-    print(format_table(["system", "variant", "median wf/s", "best wf/s", "vs plain"], body))
-    print()
-    print("\n".join(verdicts))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "command": command,
-                "machine": info,
-                "count": args.count,
-                "step_ms": args.step_ms,
-                "options": options,
-                "rates": {f"{system}/{variant}": values for (system, variant), values in rates.items()},
-            },
-            indent=2,
-        )
+    report(
+        (["system", "variant", "median wf/s", "best wf/s", "vs plain"], body),
+        verdicts,
+        RESULTS,
+        (command, info),
+        count=args.count,
+        step_ms=args.step_ms,
+        options=options,
+        rates={f"{system}/{variant}": values for (system, variant), values in rates.items()},
     )
-    print(f"results: {RESULTS}")
     return 0
 
 

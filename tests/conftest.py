@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from liteflow.core import PersistenceProvider
 from liteflow.core.testing import FakeClock
 from tests.support import Scenario, persistence_factories, running_host
 
@@ -32,3 +33,10 @@ def clocked_scenario(request: pytest.FixtureRequest) -> Iterator[Scenario]:
         running_host(persistence, clock=FakeClock()) as host,
     ):
         yield Scenario(host)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def local_persistence(request: pytest.FixtureRequest) -> Iterator[PersistenceProvider]:
+    """A fresh memory, then SQLite, store: for a test that starts a host with options of its own."""
+    with persistence_factories()[request.param]() as persistence:
+        yield persistence

@@ -10,7 +10,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["positional_arity", "bind_arity", "describe"]
+__all__ = ["positional_arity", "bind_arity", "describe", "is_async_callable"]
 
 
 def positional_arity(fn: Callable[..., Any], offered: int) -> int:
@@ -41,6 +41,14 @@ def bind_arity(fn: Callable[..., Any], offered: int) -> Callable[..., Any]:
     if arity == 1:
         return lambda first, *_rest: fn(first)
     return lambda *args: fn(*args[:arity])
+
+
+def is_async_callable(fn: object) -> bool:
+    """Whether calling `fn` makes a coroutine: an `async def` function or method (or a partial
+    of one), or an object whose `__call__` is one."""
+    if inspect.iscoroutinefunction(fn):
+        return True
+    return callable(fn) and inspect.iscoroutinefunction(type(fn).__call__)
 
 
 def describe(body: object) -> str:

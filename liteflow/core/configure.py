@@ -22,8 +22,9 @@ def configure_workflow_host(
     """Create a host; each omitted provider gets a fresh single-node default of its own.
 
     Options (keywords): poll_interval, idle_time, default_error_retry_interval (timedelta or
-    seconds), max_concurrent_workflows, event_workers, shutdown_timeout, logger, clock,
-    step_middleware, workflow_middleware, lifecycle_event_hub, lifecycle_buffer.
+    seconds), max_concurrent_workflows, event_workers, max_concurrent_async_steps,
+    shutdown_timeout, logger, clock, step_middleware, workflow_middleware,
+    lifecycle_event_hub, lifecycle_buffer.
     """
     return WorkflowHost(
         persistence_service if persistence_service is not None else MemoryPersistenceProvider(),

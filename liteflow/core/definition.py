@@ -6,10 +6,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from .callables import bind_arity, describe
+from .callables import bind_arity, describe, is_async_callable
 from .errors import WorkflowDefinitionError
 from .flow_limits import FlowLimits
-from .primitives import ContainerStepBody, InlineStep
+from .primitives import AsyncInlineStep, ContainerStepBody, InlineStep
 from .records import ExecutionPointer, WorkflowInstance
 from .step import StepBody, StepExecutionContext
 
@@ -125,6 +125,8 @@ class WorkflowStep:
         self.block_id: int | None = None
         #: Whether this step undoes another (or is inside a compensation sequence).
         self.is_compensation: bool = False
+        #: Whether its run is ``async def``: the host awaits it on its event loop.
+        self.is_async = is_async_callable(getattr(body, "run", None) if isinstance(body, type) else body)
 
     @property
     def display_name(self) -> str:
@@ -144,7 +146,7 @@ class WorkflowStep:
         if isinstance(body, type):
             instance: StepBody = body()
             return instance
-        return InlineStep(body)
+        return AsyncInlineStep(body) if self.is_async else InlineStep(body)
 
     def prime_for_retry(self, pointer: ExecutionPointer) -> None:
         """Containers forget their progress so a retry starts their children afresh."""

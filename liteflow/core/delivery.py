@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from .changes import WorkflowChanges
 from .errors import ProviderError
-from .passes import PassesDone, PassRunner
+from .loop_passes import LoopPasses
+from .passes import HandedOver, PassesDone, PassRunner
 from .providers import QueueType
 from .quarantine import Quarantine
 from .records import Event, EventSubscription, WorkflowInstance
@@ -24,10 +27,13 @@ class EventConsumer:
     delivery) and the pass that follows are one atomic write of the instance.
     """
 
-    def __init__(self, services: Services, runner: PassRunner, quarantine: Quarantine) -> None:
+    def __init__(
+        self, services: Services, runner: PassRunner, quarantine: Quarantine, loop_passes: LoopPasses
+    ) -> None:
         self._services = services
         self._runner = runner
         self._quarantine = quarantine
+        self._loop_passes = loop_passes
         self._retries = RetryLater(services, QueueType.EVENT, limit=None)
 
     def run(self) -> None:
@@ -81,7 +87,7 @@ class EventConsumer:
         workflow_id = subscription.workflow_id
         if not services.lock.acquire_lock(workflow_id):
             return False
-        done: PassesDone | None = None
+        done: PassesDone | HandedOver | None = None
         try:
             try:
                 workflow = services.persistence.get_workflow_instance(workflow_id)
@@ -111,10 +117,24 @@ class EventConsumer:
             else:  # suspended: it takes the event now and runs on when resumed
                 services.persistence.persist_changes(changes)
         finally:
-            services.lock.release_lock(workflow_id)
-        if done is not None:
+            if not isinstance(done, HandedOver):
+                services.lock.release_lock(workflow_id)
+        if isinstance(done, HandedOver):  # the event is marked with the awaited pass's write
+            self._loop_passes.hand_over(done, partial(self._delivered_awaited, workflow_id, event.id))
+        elif done is not None:
             done.finish(services)
         return True
+
+    def _delivered_awaited(
+        self, workflow_id: str, event_id: str, done: PassesDone | None, error: BaseException | None
+    ) -> None:
+        """After the awaited pass that took the event: release the instance, queue what
+        follows; if the pass wrote nothing, deliver the event again later."""
+        self._services.lock.release_lock(workflow_id)
+        if done is None:
+            self._retries.schedule(event_id)
+        else:
+            done.finish(self._services)
 
     def _wake(
         self, workflow: WorkflowInstance, subscription: EventSubscription, event: Event

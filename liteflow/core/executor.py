@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import logging
+from contextvars import Context
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING
 
 from .clock import Clock
 from .definition import WorkflowDefinition, WorkflowStep
+from .event_loop import HostEventLoop
 from .lifecycle import StepCompleted, StepEvent, StepStarted, WorkflowError, instance_fields
 from .lifecycle_dispatch import LifecycleDispatcher
 from .middleware import Middleware
 from .records import ExecutionPointer, WorkflowInstance
 from .registry import WorkflowRegistry
 from .result_processor import ExecutionReport, ResultProcessor
-from .step import ExecutionResult, StepExecutionContext
+from .step import ExecutionResult, StepBody, StepExecutionContext
 
 if TYPE_CHECKING:
     from .host import WorkflowHost
 
-__all__ = ["WorkflowExecutor", "determine_next_execution", "is_due", "next_execution_of"]
+__all__ = ["PendingPass", "WorkflowExecutor", "determine_next_execution", "is_due", "next_execution_of"]
 
 
 def _timed_wait(pointer: ExecutionPointer) -> bool:
@@ -38,6 +41,24 @@ def is_due(pointer: ExecutionPointer, now: datetime) -> bool:
     return _timed_wait(pointer) and pointer.sleep_until is not None and pointer.sleep_until <= now
 
 
+class PendingPass:
+    """The rest of a pass that reached a step to await: its due pointers from that step on."""
+
+    __slots__ = ("definition", "due", "now", "report")
+
+    def __init__(
+        self,
+        report: ExecutionReport,
+        definition: WorkflowDefinition,
+        now: datetime,
+        due: list[ExecutionPointer],
+    ) -> None:
+        self.report = report
+        self.definition = definition
+        self.now = now
+        self.due = due
+
+
 class WorkflowExecutor:
     """Executes due steps, applies their results, and decides when the instance runs next."""
 
@@ -51,6 +72,7 @@ class WorkflowExecutor:
         clock: Clock,
         middleware: Middleware | None = None,
         lifecycle: LifecycleDispatcher | None = None,
+        loop: HostEventLoop | None = None,
     ) -> None:
         self._registry = registry
         self._processor = processor
@@ -59,12 +81,19 @@ class WorkflowExecutor:
         self._clock = clock
         self._middleware = middleware or Middleware()
         self._lifecycle = lifecycle
+        self._loop = loop or HostEventLoop(logger)
 
     def definition_of(self, workflow: WorkflowInstance) -> WorkflowDefinition:
         return self._registry.get_definition(workflow.workflow_definition_id, workflow.version)
 
-    def execute(self, workflow: WorkflowInstance, max_steps: int | None = None) -> ExecutionReport:
-        """One pass; with `max_steps`, at most that many due steps run (the rest stay due)."""
+    def execute(
+        self, workflow: WorkflowInstance, max_steps: int | None = None
+    ) -> ExecutionReport | PendingPass:
+        """One pass; with `max_steps`, at most that many due steps run (the rest stay due).
+
+        It runs on this thread up to the first step to await: the rest of the pass (never more
+        than `max_steps` in all) is then returned, for `execute_async` to finish on the host's
+        event loop."""
         definition = self.definition_of(workflow)
         report = ExecutionReport(definition)
         if self._lifecycle is not None and self._lifecycle.wants_steps:
@@ -75,10 +104,36 @@ class WorkflowExecutor:
         if max_steps is not None:  # containers still waiting for their children can wait
             waiting = _open_scopes(workflow.execution_pointers)
             due = [pointer for pointer in due if pointer.id not in waiting][:max_steps]
-        for pointer in due:
+        for index, pointer in enumerate(due):
             if workflow.status != WorkflowInstance.RUNNABLE:
                 break
-            self._run_pointer(workflow, definition, pointer, report, now)
+            step = definition.find_step(pointer.step_id)
+            if step is not None and (step.is_async or self._middleware.awaits_every_step):
+                return PendingPass(report, definition, now, due[index:])
+            self._run_pointer(workflow, definition, pointer, step, report, now)
+        return self._end_pass(workflow, report, now)
+
+    async def execute_async(self, workflow: WorkflowInstance, pending: PendingPass) -> ExecutionReport:
+        """Finish a pass `execute` stopped at a step to await, on the host's event loop: steps
+        to await are awaited there, synchronous ones run on a step thread."""
+        loop = self._loop
+        definition, report, now = pending.definition, pending.report, pending.now
+        for pointer in pending.due:
+            if workflow.status != WorkflowInstance.RUNNABLE:
+                break
+            step = definition.find_step(pointer.step_id)
+            if step is not None and (step.is_async or self._middleware.awaits_every_step):
+                prepared = self._prepare(workflow, definition, pointer, step, report, now)
+                if prepared is not None:
+                    await self._await_step(*prepared, definition, report, now)
+            else:
+                run = partial(self._run_pointer, workflow, definition, pointer, step, report, now)
+                await loop.in_thread(run)
+        return self._end_pass(workflow, report, now)
+
+    def _end_pass(
+        self, workflow: WorkflowInstance, report: ExecutionReport, now: datetime
+    ) -> ExecutionReport:
         if workflow.status == WorkflowInstance.RUNNABLE and all(
             pointer.end_time is not None for pointer in workflow.execution_pointers
         ):
@@ -93,10 +148,55 @@ class WorkflowExecutor:
         workflow: WorkflowInstance,
         definition: WorkflowDefinition,
         pointer: ExecutionPointer,
+        step: WorkflowStep | None,
         report: ExecutionReport,
         now: datetime,
     ) -> None:
-        step = definition.find_step(pointer.step_id)
+        prepared = self._prepare(workflow, definition, pointer, step, report, now)
+        if prepared is None:
+            return
+        context, body = prepared
+        outcome: ExecutionResult | Exception
+        try:
+            # In a context of its own: what a step sets is not seen by the next on this thread.
+            if self._middleware.step:
+                outcome = self._outputs(
+                    context, body, Context().run(self._middleware.run_step, context, body)
+                )
+            else:
+                outcome = self._outputs(context, body, Context().run(body.run, context))
+        except Exception as exc:
+            outcome = exc
+        self._settle(context, definition, outcome, report, now)
+
+    async def _await_step(
+        self,
+        context: StepExecutionContext,
+        body: StepBody,
+        definition: WorkflowDefinition,
+        report: ExecutionReport,
+        now: datetime,
+    ) -> None:
+        chain = self._middleware.awaited_step(context, body, context.step.is_async, self._loop)
+        outcome: ExecutionResult | Exception
+        try:
+            outcome = self._outputs(context, body, await self._loop.in_own_context(chain))
+        except Exception as exc:
+            outcome = exc
+        self._settle(context, definition, outcome, report, now)
+
+    def _prepare(
+        self,
+        workflow: WorkflowInstance,
+        definition: WorkflowDefinition,
+        pointer: ExecutionPointer,
+        step: WorkflowStep | None,
+        report: ExecutionReport,
+        now: datetime,
+    ) -> tuple[StepExecutionContext, StepBody] | None:
+        """Mark the pointer running; its step's context and body with its inputs, or None when
+        there is nothing to run (an unknown step suspends the instance, a compensation may just
+        have ended, the body or an input may have failed the step)."""
         if step is None:
             self._logger.error(
                 "workflow %s: pointer %s refers to step %d, which %s v%d does not have",
@@ -109,12 +209,11 @@ class WorkflowExecutor:
             pointer.active = False
             pointer.status = ExecutionPointer.FAILED
             workflow.status = WorkflowInstance.SUSPENDED
-            return
+            return None
         if self._processor.finish_compensation(workflow, definition, pointer, step, now):
-            return
-        events = report.lifecycle
-        if events is not None and pointer.status != ExecutionPointer.RUNNING:
-            events.append(_step_event(StepStarted, workflow, step, pointer, now))
+            return None
+        if report.lifecycle is not None and pointer.status != ExecutionPointer.RUNNING:
+            report.lifecycle.append(_step_event(StepStarted, workflow, step, pointer, now))
         if pointer.start_time is None:
             pointer.start_time = now
         pointer.status = ExecutionPointer.RUNNING
@@ -124,24 +223,48 @@ class WorkflowExecutor:
             body = step.construct_body()
             for mapping in step.inputs:
                 mapping.apply_input(body, workflow.data, context)
-            result = self._middleware.run_step(context, body) if self._middleware.step else body.run(context)
-            if result is None:
-                result = ExecutionResult.next()
-            elif not isinstance(result, ExecutionResult):
-                raise TypeError(
-                    f"step {step.display_name} returned {type(result).__name__}; "
-                    "return an ExecutionResult or None"
-                )
-            if result.proceed:
-                for mapping in step.outputs:
-                    mapping.apply_output(body, workflow)
         except Exception as exc:
+            self._settle(context, definition, exc, report, now)
+            return None
+        return context, body
+
+    def _outputs(self, context: StepExecutionContext, body: StepBody, result: object) -> ExecutionResult:
+        """The step's result (None meaning next), its outputs applied when it proceeds. An
+        awaitable a synchronous function returned is awaited on the event loop meanwhile."""
+        step = context.step
+        if result is None:
+            result = ExecutionResult.next()
+        elif not isinstance(result, ExecutionResult):
+            if hasattr(result, "__await__"):
+                awaited = self._loop.wait(self._loop.in_own_context(lambda: result))
+                return self._outputs(context, body, awaited)
+            returned = type(result).__name__
+            raise TypeError(
+                f"step {step.display_name} returned {returned}; return an ExecutionResult or None"
+            )
+        if result.proceed:
+            for mapping in step.outputs:
+                mapping.apply_output(body, context.workflow)
+        return result
+
+    def _settle(
+        self,
+        context: StepExecutionContext,
+        definition: WorkflowDefinition,
+        outcome: ExecutionResult | Exception,
+        report: ExecutionReport,
+        now: datetime,
+    ) -> None:
+        """Apply the step's result, or the error that failed it, and tell listeners."""
+        workflow, step, pointer = context.workflow, context.step, context.execution_pointer
+        events = report.lifecycle
+        if isinstance(outcome, Exception):
             if events is not None:
-                events.append(_error_event(workflow, step, pointer, exc, now))
-            self._processor.handle_error(workflow, definition, pointer, step, exc, report, now)
+                events.append(_error_event(workflow, step, pointer, outcome, now))
+            self._processor.handle_error(workflow, definition, pointer, step, outcome, report, now)
             return
-        self._processor.process_result(workflow, definition, pointer, step, result, report, now)
-        if events is not None and result.proceed:
+        self._processor.process_result(workflow, definition, pointer, step, outcome, report, now)
+        if events is not None and outcome.proceed:
             events.append(_step_event(StepCompleted, workflow, step, pointer, now))
 
     def _process_cancellations(

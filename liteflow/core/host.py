@@ -12,12 +12,15 @@ from typing import Any
 from .clock import SystemClock, to_utc
 from .control import InstanceControl, checked_actor
 from .errors import HostStateError, InstanceIdConflictError, InvalidArgumentError, WorkflowNotFoundError
+from .event_loop import HostEventLoop
 from .executor import WorkflowExecutor
+from .host_async import AsyncHostMethods, finished, poll_pauses, unfinished_error
 from .host_schedules import ScheduleMethods
 from .lifecycle import LifecycleEvent, WorkflowStarted, workflow_event
 from .lifecycle_dispatch import LifecycleDispatcher
 from .lifecycle_hub import LifecycleEventHandler
 from .limit_gate import check_concurrency_key
+from .loop_passes import LoopPasses
 from .middleware import Middleware, StepMiddleware
 from .options import HostOptions
 from .passes import PassRunner
@@ -56,8 +59,13 @@ def _only(kinds: tuple[type[LifecycleEvent], ...], handler: LifecycleEventHandle
     return receive
 
 
-class WorkflowHost(ScheduleMethods):
-    """Runs registered workflows on its persistence, queue and lock providers."""
+class WorkflowHost(ScheduleMethods, AsyncHostMethods):
+    """Runs registered workflows on its persistence, queue and lock providers.
+
+    Synchronous steps run on its worker threads, ``async def`` steps on its event loop (a
+    thread of its own; see `liteflow.core.loop_passes`). Its ``*_async`` methods are for
+    callers on an event loop of their own.
+    """
 
     def __init__(
         self,
@@ -79,6 +87,7 @@ class WorkflowHost(ScheduleMethods):
             self.options.lifecycle_event_hub, self._logger, self.options.lifecycle_buffer
         )
         self._processor = ResultProcessor(self.options.default_error_retry_interval, self._logger)
+        self._event_loop = HostEventLoop(self._logger)
         self._executor = WorkflowExecutor(
             self.registry,
             self._processor,
@@ -87,6 +96,7 @@ class WorkflowHost(ScheduleMethods):
             clock=self.clock,
             middleware=self._middleware,
             lifecycle=self._lifecycle,
+            loop=self._event_loop,
         )
         self._scheduler = WakeUpScheduler(queue_service, self._logger, self.clock)
         # Back-offs between retries are real seconds; with another clock they get their own timer.
@@ -112,6 +122,7 @@ class WorkflowHost(ScheduleMethods):
         )
         self._schedules = ScheduleBook(persistence_service, self._logger)
         self._schedule_runner: ScheduleRunner | None = None
+        self._loop_passes: LoopPasses | None = None
 
     @property
     def _persistence_service(self) -> PersistenceProvider:
@@ -194,8 +205,13 @@ class WorkflowHost(ScheduleMethods):
             )
             runner = PassRunner(services, self._executor)
             quarantine = Quarantine(services)
-            events = EventConsumer(services, runner, quarantine)
-            workflows = WorkflowConsumer(services, runner, quarantine)
+            self._event_loop.start(io_threads=self.options.max_concurrent_workflows)
+            loop_passes = LoopPasses(
+                services, runner, self._event_loop, self.options.max_concurrent_async_steps
+            )
+            self._loop_passes = loop_passes
+            events = EventConsumer(services, runner, quarantine, loop_passes)
+            workflows = WorkflowConsumer(services, runner, quarantine, loop_passes)
             poller = RunnablePoller(services)
             self._schedule_runner = ScheduleRunner(
                 services, self._schedules, self._runs_schedule, self._start_tick
@@ -226,8 +242,10 @@ class WorkflowHost(ScheduleMethods):
 
         Items in hand are finished and acknowledged before the queue shuts (a queue with
         redelivery would otherwise hand them out again after a restart); `start()` connects
-        the providers again.
+        the providers again. Async steps still awaited when the time is up are cancelled:
+        their passes write nothing, and they run again after a restart.
         """
+        self._not_on_event_loop("stop")
         with self._state_lock:
             if not self._running:
                 return
@@ -244,8 +262,11 @@ class WorkflowHost(ScheduleMethods):
             threads = [*self._threads, *scheduler_threads]
             for thread in threads:
                 thread.join(max(0.0, deadline - time.monotonic()))
+            unfinished = self._loop_passes.stop(deadline) if self._loop_passes is not None else 0
+            self._event_loop.stop()
             self._threads = threads
             stragglers = [thread.name for thread in threads if thread.is_alive()]
+            stragglers += [f"{unfinished} awaited pass(es)"] if unfinished else []
             if stragglers:
                 self._logger.warning(
                     "stop(): %d thread(s) still running a step after %.1f s: %s",
@@ -381,24 +402,23 @@ class WorkflowHost(ScheduleMethods):
 
         Raises TimeoutError naming the instance and its status when `timeout` seconds pass.
         """
-        deadline = time.monotonic() + timeout
-        delay = 0.002
-        while True:
+        self._not_on_event_loop("wait_for_workflow")
+        for pause in poll_pauses(timeout):
             instance = self.get_workflow_instance(workflow_id)
-            if instance.status in (WorkflowInstance.COMPLETE, WorkflowInstance.TERMINATED):
+            if finished(instance):
                 return instance
-            if time.monotonic() >= deadline:
-                raise TimeoutError(
-                    f"workflow {workflow_id} did not finish within {timeout} s (status {instance.status})"
-                )
-            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-            delay = min(delay * 2, 0.1)
+            time.sleep(pause)
+        instance = self.get_workflow_instance(workflow_id)
+        if finished(instance):
+            return instance
+        raise unfinished_error(instance, timeout)
 
     def suspend_workflow(self, workflow_id: str, *, actor: str | None = None) -> bool:
         """Pause a runnable instance; True if it was runnable and is now suspended.
 
         `actor` (who did it: free text) is noted with the action in the instance's history.
         """
+        self._not_on_event_loop("suspend_workflow")
         actor = checked_actor(actor, "suspend_workflow()")
         return self._control.change_status(
             workflow_id, {WorkflowInstance.RUNNABLE}, WorkflowInstance.SUSPENDED, actor
@@ -406,6 +426,7 @@ class WorkflowHost(ScheduleMethods):
 
     def resume_workflow(self, workflow_id: str, *, actor: str | None = None) -> bool:
         """Make a suspended instance runnable again; its failed or paused step runs again."""
+        self._not_on_event_loop("resume_workflow")
         actor = checked_actor(actor, "resume_workflow()")
         return self._control.change_status(
             workflow_id, {WorkflowInstance.SUSPENDED}, WorkflowInstance.RUNNABLE, actor
@@ -413,6 +434,7 @@ class WorkflowHost(ScheduleMethods):
 
     def terminate_workflow(self, workflow_id: str, *, actor: str | None = None) -> bool:
         """End a runnable or suspended instance for good; True if it was not already finished."""
+        self._not_on_event_loop("terminate_workflow")
         actor = checked_actor(actor, "terminate_workflow()")
         return self._control.change_status(
             workflow_id,
@@ -432,6 +454,7 @@ class WorkflowHost(ScheduleMethods):
         Raises `WorkflowStateError` (changing nothing) for an instance that is runnable or
         complete, or that has no failed step and no `from_step`.
         """
+        self._not_on_event_loop("retry_workflow")
         actor = checked_actor(actor, "retry_workflow()")
         self._control.retry(workflow_id, from_step, actor)
 
@@ -441,6 +464,7 @@ class WorkflowHost(ScheduleMethods):
 
         Raises `WorkflowStateError` (changing nothing) when the step has not failed.
         """
+        self._not_on_event_loop("skip_step")
         actor = checked_actor(actor, "skip_step()")
         self._control.skip(workflow_id, step, actor)
 
@@ -448,5 +472,14 @@ class WorkflowHost(ScheduleMethods):
         """Start a new instance of the same definition at `from_step` (a step of the workflow's
         own chain) with a copy of this instance's current data; return its id. Both instances'
         histories note the fork; the original is not changed otherwise."""
+        self._not_on_event_loop("fork_workflow")
         actor = checked_actor(actor, "fork_workflow()")
         return self._control.fork(workflow_id, from_step, actor)
+
+    def _not_on_event_loop(self, call: str) -> None:
+        """Refuse a call that would wait, on the host's own event loop, for work that loop does."""
+        if self._event_loop.is_loop_thread():
+            raise HostStateError(
+                f"{call}() would block the host's event loop, which runs the steps it waits for; "
+                f"in an async step, await {call}_async()"
+            )

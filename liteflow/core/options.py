@@ -48,6 +48,9 @@ class HostOptions:
     max_concurrent_workflows: int = 4
     #: Worker threads delivering events.
     event_workers: int = 1
+    #: Steps awaited at once on the host's event loop (``async def`` steps); a worker with
+    #: one more to start waits for one of them to finish.
+    max_concurrent_async_steps: int = 1000
     #: How long `stop()` waits for running steps to finish.
     shutdown_timeout: timedelta = timedelta(seconds=30)
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("liteflow"))
@@ -81,7 +84,12 @@ class HostOptions:
                     raise InvalidArgumentError(str(exc)) from None
                 if value <= timedelta(0):
                     raise InvalidArgumentError(f"{name} must be positive, got {value}")
-            elif name in ("max_concurrent_workflows", "event_workers", "lifecycle_buffer"):
+            elif name in (
+                "max_concurrent_workflows",
+                "event_workers",
+                "max_concurrent_async_steps",
+                "lifecycle_buffer",
+            ):
                 if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                     raise InvalidArgumentError(f"{name} must be an int >= 1, got {value!r}")
             elif name in _INSTANCE_OF and not isinstance(value, _INSTANCE_OF[name]):

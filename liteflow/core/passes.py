@@ -3,18 +3,22 @@
 Both consumers use it: the workflow consumer for an instance that is due, the event
 consumer for the instance an event just woke (so a delivered event costs one read and one
 write of the instance, not two of each). Every pass ends in one atomic write of everything
-it produced (`WorkflowChanges`); work is queued only after that write succeeded.
+it produced (`WorkflowChanges`); work is queued only after that write succeeded. A pass that
+reaches a step to await is handed over, still locked, to be finished on the host's event loop
+(`liteflow.core.loop_passes`), and ends in the same write.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from .changes import WorkflowChanges
 from .definition import WorkflowDefinition
 from .errors import SerializationError, WorkflowNotRegisteredError
-from .executor import WorkflowExecutor
+from .event_loop import HostEventLoop
+from .executor import PendingPass, WorkflowExecutor
 from .history import archive_finished
 from .lifecycle import (
     LifecycleEvent,
@@ -30,7 +34,7 @@ from .records import EventSubscription, ExecutionError, WorkflowInstance
 from .result_processor import ExecutionReport
 from .worker_services import Services
 
-__all__ = ["STATUS_EVENTS", "PassRunner", "PassesDone", "record_error"]
+__all__ = ["STATUS_EVENTS", "HandedOver", "PassRunner", "PassesDone", "record_error"]
 
 #: Passes one worker runs back to back on one instance before letting others have a turn.
 MAX_INLINE_PASSES = 100
@@ -50,6 +54,21 @@ def record_error(workflow_id: str, message: str, when: datetime) -> ExecutionErr
     error.workflow_id = workflow_id
     error.message = message
     return error
+
+
+@dataclass
+class HandedOver:
+    """A pass that reached a step to await, to be finished on the event loop (the instance's
+    lock and flow-limit slots still held): the instance, what the pass wrote so far, and the
+    passes before it."""
+
+    workflow: WorkflowInstance
+    changes: WorkflowChanges
+    done: PassesDone
+    pending: PendingPass
+    status_before: int
+    #: The flow-limit slots its run of passes holds (None: its workflow has no limits).
+    admission: Admission | None = None
 
 
 @dataclass
@@ -100,21 +119,26 @@ class PassRunner:
         self._executor = executor
         self._gate = LimitGate(services)
 
-    def run(self, workflow: WorkflowInstance, changes: WorkflowChanges) -> PassesDone | None:
+    def run(self, workflow: WorkflowInstance, changes: WorkflowChanges) -> PassesDone | HandedOver | None:
         """Run passes while the instance stays due; `changes` may already hold what woke it.
 
-        Returns None when the lock was lost, which discards the pass (its steps run again).
-        A workflow with flow limits runs only when the gate admits it, holding its slots
-        until the last pass is written.
+        Returns None when the lock was lost, which discards the pass (its steps run again),
+        and a `HandedOver` pass when one reached a step to await: whoever holds it finishes
+        it (`finish_pass`), then lets it go (`let_go`) and releases the lock, which stays held
+        meanwhile. A workflow with flow limits runs only when the gate admits it, holding its
+        slots until the last pass is written (a handed-over one's until `let_go`).
         """
         limited = self._limited(workflow)
         if limited is None:
             return self._run(workflow, changes, None, None)
         admission = Admission()
+        outcome: PassesDone | HandedOver | None = None
         try:
-            return self._run(workflow, changes, limited, admission)
+            outcome = self._run(workflow, changes, limited, admission)
         finally:
-            self._gate.release(admission)
+            if not isinstance(outcome, HandedOver):
+                self._gate.release(admission)
+        return outcome
 
     def _limited(self, workflow: WorkflowInstance) -> WorkflowDefinition | None:
         """The definition, when it has flow limits."""
@@ -130,7 +154,7 @@ class PassRunner:
         changes: WorkflowChanges,
         limited: WorkflowDefinition | None,
         admission: Admission | None,
-    ) -> PassesDone | None:
+    ) -> PassesDone | HandedOver | None:
         services = self._services
         done = PassesDone(workflow.id)
         for _ in range(MAX_INLINE_PASSES):
@@ -151,35 +175,12 @@ class PassRunner:
             except WorkflowNotRegisteredError as exc:
                 self._suspend_unregistered(workflow, changes, exc)
                 report = None
-            if not services.lock.holds_lock(workflow.id):
-                services.logger.error(
-                    "lost the lock on workflow %s during a pass; its result is discarded "
-                    "and the steps will run again",
-                    workflow.id,
-                )
+            if isinstance(report, PendingPass):
+                return HandedOver(workflow, changes, done, report, status_before, admission)
+            due_again = self.conclude(workflow, changes, report, status_before, done)
+            if due_again is None:
                 return None
-            if report is not None:
-                changes.subscriptions += report.subscriptions
-                changes.errors += report.errors
-                if services.persistence.keeps_pointer_history:
-                    changes.archived_pointers += archive_finished(workflow, report.definition)
-            now = services.clock.now()
-            finished = child_completion_event(workflow, now)
-            if finished is not None:
-                changes.events.append(finished)
-            for event_id in reopen_earlier_events(services, changes.subscriptions, write=False):
-                changes.event_marks[event_id] = False
-            if not self._write(changes):
-                return done
-            if workflow.status != status_before or (report is not None and report.lifecycle):
-                self._announce(workflow, status_before, report, now)
-            done.events_to_queue += [event.id for event in changes.events]
-            done.events_to_queue += [
-                event_id for event_id, processed in changes.event_marks.items() if not processed
-            ]
-            done.subscribed += changes.subscriptions
-            done.next_execution = workflow.next_execution
-            if report is None or not _due_again(workflow, now) or services.stopping.is_set():
+            if not due_again:
                 break
             changes = WorkflowChanges(workflow)
         return done
@@ -195,6 +196,61 @@ class PassRunner:
             ]
             done.next_execution = until
         self._services.logger.debug("workflow %s waits for a flow limit until %s", workflow.id, until)
+
+    async def finish_pass(self, handed: HandedOver, loop: HostEventLoop) -> PassesDone | None:
+        """On the event loop: await the rest of a handed-over pass, then write it from an io
+        thread. The instance, if due again, is queued (by `PassesDone.finish`) for a worker."""
+        report = await self._executor.execute_async(handed.workflow, handed.pending)
+        conclude = partial(self.conclude, handed.workflow, handed.changes, report, handed.status_before)
+        due_again = await loop.io(conclude, handed.done)
+        return None if due_again is None else handed.done
+
+    def let_go(self, handed: HandedOver) -> None:
+        """Free the flow-limit slots a handed-over pass held, once it was written (or failed,
+        or was cancelled, or never ran), and queue who waited for them."""
+        if handed.admission is not None:
+            self._gate.release(handed.admission)
+
+    def conclude(
+        self,
+        workflow: WorkflowInstance,
+        changes: WorkflowChanges,
+        report: ExecutionReport | None,
+        status_before: int,
+        done: PassesDone,
+    ) -> bool | None:
+        """Write a pass and add what follows to `done`; None when the lock was lost (nothing
+        is written), else whether the instance should have another pass at once."""
+        services = self._services
+        if not services.lock.holds_lock(workflow.id):
+            services.logger.error(
+                "lost the lock on workflow %s during a pass; its result is discarded "
+                "and the steps will run again",
+                workflow.id,
+            )
+            return None
+        if report is not None:
+            changes.subscriptions += report.subscriptions
+            changes.errors += report.errors
+            if services.persistence.keeps_pointer_history:
+                changes.archived_pointers += archive_finished(workflow, report.definition)
+        now = services.clock.now()
+        finished = child_completion_event(workflow, now)
+        if finished is not None:
+            changes.events.append(finished)
+        for event_id in reopen_earlier_events(services, changes.subscriptions, write=False):
+            changes.event_marks[event_id] = False
+        if not self._write(changes):
+            return False
+        if workflow.status != status_before or (report is not None and report.lifecycle):
+            self._announce(workflow, status_before, report, now)
+        done.events_to_queue += [event.id for event in changes.events]
+        done.events_to_queue += [
+            event_id for event_id, processed in changes.event_marks.items() if not processed
+        ]
+        done.subscribed += changes.subscriptions
+        done.next_execution = workflow.next_execution
+        return report is not None and _due_again(workflow, now) and not services.stopping.is_set()
 
     def _announce(
         self, workflow: WorkflowInstance, status_before: int, report: ExecutionReport | None, now: datetime

@@ -5,10 +5,10 @@ Their progress lives in plain dicts so any serializer can store it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from collections.abc import Sequence as SequenceOf
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from .callables import bind_arity, describe
 from .clock import MIN_TIME, to_timedelta
@@ -28,6 +28,7 @@ __all__ = [
     "Schedule",
     "Recur",
     "InlineStep",
+    "AsyncInlineStep",
     "OutcomeSwitch",
     "When",
     "Decide",
@@ -239,19 +240,34 @@ class Recur(ContainerStepBody):
 
 
 class InlineStep(StepBody):
-    """Runs a plain function given to the builder (`then(lambda context: ...)`)."""
+    """Runs a plain function given to the builder (`then(lambda context: ...)`); an awaitable
+    it returns is awaited by the engine."""
 
     def __init__(self, fn: Callable[..., Any]) -> None:
         self._fn = bind_arity(fn, 1)
         self._name = describe(fn)
 
-    def run(self, context: StepExecutionContext) -> ExecutionResult | None:
+    def run(
+        self, context: StepExecutionContext
+    ) -> ExecutionResult | Awaitable[ExecutionResult | None] | None:
         result = self._fn(context)
+        if hasattr(result, "__await__"):
+            return cast("Awaitable[ExecutionResult | None]", result)
+        return self._checked(result)
+
+    def _checked(self, result: object) -> ExecutionResult | None:
         if result is None or isinstance(result, ExecutionResult):
             return result
         raise TypeError(
             f"inline step {self._name} returned {type(result).__name__}; return an ExecutionResult or None"
         )
+
+
+class AsyncInlineStep(InlineStep):
+    """Awaits an ``async def`` function given to the builder."""
+
+    async def run(self, context: StepExecutionContext) -> ExecutionResult | None:
+        return self._checked(await self._fn(context))
 
 
 class OutcomeSwitch(ContainerStepBody):

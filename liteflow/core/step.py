@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -148,8 +148,14 @@ class StepExecutionContext:
 
 
 class StepBody(ABC):
-    """Base class of step bodies; `run` returning None means ``ExecutionResult.next()``."""
+    """Base class of step bodies; `run` returning None means ``ExecutionResult.next()``.
+
+    `run` may be ``async def``: the host awaits it on its event loop, where many steps wait
+    at once without a thread each (see `liteflow.core.loop_passes`).
+    """
 
     @abstractmethod
-    def run(self, context: StepExecutionContext) -> ExecutionResult | None:
+    def run(
+        self, context: StepExecutionContext
+    ) -> ExecutionResult | Awaitable[ExecutionResult | None] | None:
         raise NotImplementedError

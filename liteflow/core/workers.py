@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from .changes import WorkflowChanges
 from .delivery import EventConsumer, event_lock_name
 from .errors import ProviderError
 from .executor import next_execution_of
-from .passes import PassesDone, PassRunner
+from .loop_passes import LoopPasses
+from .passes import HandedOver, PassesDone, PassRunner
 from .providers import QueueType
 from .quarantine import QUARANTINE_AFTER, Quarantine
 from .records import WorkflowInstance
-from .worker_services import RetryLater, Services, consume
+from .worker_services import FAILED_ITEM_RETRIES, RetryLater, Services, consume
 
 __all__ = ["EventConsumer", "RunnablePoller", "Services", "WorkflowConsumer", "event_lock_name"]
 
@@ -23,15 +26,19 @@ POLL_EVENTS_LOCK = "liteflow:poll-events"
 class WorkflowConsumer:
     """Takes workflow ids from the queue and runs their due steps under the instance's lock."""
 
-    def __init__(self, services: Services, runner: PassRunner, quarantine: Quarantine) -> None:
+    def __init__(
+        self, services: Services, runner: PassRunner, quarantine: Quarantine, loop_passes: LoopPasses
+    ) -> None:
         self._services = services
         self._runner = runner
         self._quarantine = quarantine
+        self._loop_passes = loop_passes
         # The holder of the lock queues the instance again when it is due, but a distributed
         # lock can also be held by no one (contenders that each won a minority of Redlock's
         # servers all gave up): a few retries cover that without waiting for the poller.
         self._retries = RetryLater(services, QueueType.WORKFLOW, limit=LOCKED_WORKFLOW_RETRIES)
         self._failed = RetryLater(services, QueueType.WORKFLOW, limit=QUARANTINE_AFTER)
+        self._store_failed = RetryLater(services, QueueType.WORKFLOW, limit=FAILED_ITEM_RETRIES)
 
     def run(self) -> None:
         consume(self._services, QueueType.WORKFLOW, self.process_workflow)
@@ -45,21 +52,41 @@ class WorkflowConsumer:
             self._retries.schedule(workflow_id)
             return
         self._retries.succeeded(workflow_id)
-        done: PassesDone | None = None
         try:
-            done = self._run_due(workflow_id)
-            self._quarantine.succeeded(workflow_id)
-        except ProviderError:
-            raise  # the store failed for a moment: the worker loop tries again
-        except Exception as exc:
-            if not self._quarantine.workflow_failed(workflow_id, exc):
+            outcome = self._run_due(workflow_id)
+        except BaseException as exc:
+            self._end(workflow_id, None, exc)
+            if isinstance(exc, ProviderError) or not isinstance(exc, Exception):
+                raise  # the store failed for a moment: the worker loop tries again
+            return
+        if isinstance(outcome, HandedOver):
+            self._loop_passes.hand_over(outcome, partial(self._end_awaited, workflow_id))
+        else:
+            self._end(workflow_id, outcome, None)
+
+    def _end(self, workflow_id: str, done: PassesDone | None, error: BaseException | None) -> None:
+        """Count the passes' failure or success, release the instance, queue what follows."""
+        services = self._services
+        try:
+            if error is None:
+                self._quarantine.succeeded(workflow_id)
+            elif (
+                isinstance(error, Exception)
+                and not isinstance(error, ProviderError)
+                and not self._quarantine.workflow_failed(workflow_id, error)
+            ):
                 self._failed.schedule(workflow_id)
         finally:
             services.lock.release_lock(workflow_id)
         if done is not None:
             done.finish(services)
 
-    def _run_due(self, workflow_id: str) -> PassesDone | None:
+    def _end_awaited(self, workflow_id: str, done: PassesDone | None, error: BaseException | None) -> None:
+        self._end(workflow_id, done, error)
+        if isinstance(error, ProviderError):  # what the worker loop does for its own passes
+            self._store_failed.schedule(workflow_id)
+
+    def _run_due(self, workflow_id: str) -> PassesDone | HandedOver | None:
         workflow = self._services.persistence.get_workflow_instance(workflow_id)
         if workflow is None or workflow.status != WorkflowInstance.RUNNABLE:
             return None

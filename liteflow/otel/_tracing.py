@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from opentelemetry import propagate, trace
@@ -48,7 +49,8 @@ class TraceContextCapture:
 
 
 class StepTracing:
-    """Step middleware: a `liteflow.step <name>` span around the run, and the step metrics."""
+    """Step middleware: a `liteflow.step <name>` span around the run, and the step metrics;
+    in both forms, so an awaited step is traced on the event loop without a thread."""
 
     def __init__(self, tracer: trace.Tracer, instruments: Instruments) -> None:
         self._tracer = tracer
@@ -61,6 +63,21 @@ class StepTracing:
         body: StepBody,
         call_next: Callable[[], ExecutionResult | None],
     ) -> ExecutionResult | None:
+        with self._step_span(context):
+            return call_next()
+
+    async def call_async(
+        self,
+        context: StepExecutionContext,
+        body: StepBody,
+        call_next: Callable[[], Awaitable[ExecutionResult | None]],
+    ) -> ExecutionResult | None:
+        """Around an awaited step: the span lasts until the step's await ends."""
+        with self._step_span(context):
+            return await call_next()
+
+    @contextmanager
+    def _step_span(self, context: StepExecutionContext) -> Iterator[None]:
         workflow = context.workflow
         step = context.step
         name = step.display_name
@@ -79,9 +96,8 @@ class StepTracing:
             with self._tracer.start_as_current_span(
                 f"liteflow.step {name}", context=self._parent(workflow.trace_context), attributes=attributes
             ):
-                result = call_next()
+                yield
             failed = False
-            return result
         finally:
             measured.step_ran(time.perf_counter() - started, failed)
 

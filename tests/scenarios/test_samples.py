@@ -46,6 +46,13 @@ EXPECTED = {
         "recorded error: ConnectionError: payment gateway timed out",
         "recorded error: RuntimeError: no operator on shift",
     ],
+    "13_async_steps.py": [
+        "order 1: 10 EUR = 11.00 USD",
+        "order 2: 20 EUR = 22.00 USD",
+        "order 3: 30 EUR = 33.00 USD",
+        "100 orders priced, each after waiting 0.5 s for a rate",
+        "the application's event loop kept running",
+    ],
     "12_observability.py": [
         "running Schedule",
         "reminder scheduled",

@@ -44,17 +44,10 @@ def is_due(pointer: ExecutionPointer, now: datetime) -> bool:
 class PendingPass:
     """The rest of a pass that reached a step to await: its due pointers from that step on."""
 
-    __slots__ = ("definition", "due", "now", "report")
+    __slots__ = ("due", "now", "report")
 
-    def __init__(
-        self,
-        report: ExecutionReport,
-        definition: WorkflowDefinition,
-        now: datetime,
-        due: list[ExecutionPointer],
-    ) -> None:
+    def __init__(self, report: ExecutionReport, now: datetime, due: list[ExecutionPointer]) -> None:
         self.report = report
-        self.definition = definition
         self.now = now
         self.due = due
 
@@ -109,7 +102,7 @@ class WorkflowExecutor:
                 break
             step = definition.find_step(pointer.step_id)
             if step is not None and (step.is_async or self._middleware.awaits_every_step):
-                return PendingPass(report, definition, now, due[index:])
+                return PendingPass(report, now, due[index:])
             self._run_pointer(workflow, definition, pointer, step, report, now)
         return self._end_pass(workflow, report, now)
 
@@ -117,7 +110,8 @@ class WorkflowExecutor:
         """Finish a pass `execute` stopped at a step to await, on the host's event loop: steps
         to await are awaited there, synchronous ones run on a step thread."""
         loop = self._loop
-        definition, report, now = pending.definition, pending.report, pending.now
+        report, now = pending.report, pending.now
+        definition = report.definition
         for pointer in pending.due:
             if workflow.status != WorkflowInstance.RUNNABLE:
                 break

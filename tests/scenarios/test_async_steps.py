@@ -284,3 +284,23 @@ def test_a_sync_wait_inside_an_async_step_fails_the_step_instead_of_hanging(scen
     [error] = scenario.errors(workflow_id)
     assert "HostStateError: wait_for_workflow() would block the host's event loop" in error
     assert "await wait_for_workflow_async()" in error
+
+
+def test_an_async_step_sleeps_and_waits_on_the_hosts_clock(clocked_scenario: Scenario) -> None:
+    async def nap_then_note(context: StepExecutionContext) -> ExecutionResult | None:
+        if context.persistence_data is None:
+            await asyncio.sleep(0)
+            return ExecutionResult.sleep(timedelta(hours=1), "slept")
+        note(context, "woke")
+        return None
+
+    clock = clocked_scenario.host.clock
+    workflow_id = clocked_scenario.run(Chain(nap_then_note), {})
+    wait_until(
+        lambda: clocked_scenario.instance(workflow_id).next_execution == clock.now() + timedelta(hours=1),
+        what="the hour's sleep",
+    )
+    clock.advance(timedelta(minutes=59))
+    assert "log" not in clocked_scenario.instance(workflow_id).data
+    clock.advance(timedelta(minutes=1))
+    assert clocked_scenario.wait_for_completion(workflow_id).data["log"] == ["woke"]

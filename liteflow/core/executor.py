@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from contextvars import Context
 from datetime import datetime
 from functools import partial
@@ -150,18 +151,16 @@ class WorkflowExecutor:
         if prepared is None:
             return
         context, body = prepared
-        outcome: ExecutionResult | Exception
+        returned: object
         try:
             # In a context of its own: what a step sets is not seen by the next on this thread.
             if self._middleware.step:
-                outcome = self._outputs(
-                    context, body, Context().run(self._middleware.run_step, context, body)
-                )
+                returned = Context().run(self._middleware.run_step, context, body)
             else:
-                outcome = self._outputs(context, body, Context().run(body.run, context))
+                returned = Context().run(body.run, context)
         except Exception as exc:
-            outcome = exc
-        self._settle(context, definition, outcome, report, now)
+            returned = exc
+        self._settle(context, body, definition, returned, report, now)
 
     async def _await_step(
         self,
@@ -172,12 +171,12 @@ class WorkflowExecutor:
         now: datetime,
     ) -> None:
         chain = self._middleware.awaited_step(context, body, context.step.is_async, self._loop)
-        outcome: ExecutionResult | Exception
+        returned: object
         try:
-            outcome = self._outputs(context, body, await self._loop.in_own_context(chain))
+            returned = await self._loop.in_own_context(chain)
         except Exception as exc:
-            outcome = exc
-        self._settle(context, definition, outcome, report, now)
+            returned = exc
+        self._settle(context, body, definition, returned, report, now)
 
     def _prepare(
         self,
@@ -218,48 +217,58 @@ class WorkflowExecutor:
             for mapping in step.inputs:
                 mapping.apply_input(body, workflow.data, context)
         except Exception as exc:
-            self._settle(context, definition, exc, report, now)
+            self._settle(context, None, definition, exc, report, now)
             return None
         return context, body
-
-    def _outputs(self, context: StepExecutionContext, body: StepBody, result: object) -> ExecutionResult:
-        """The step's result (None meaning next), its outputs applied when it proceeds. An
-        awaitable a synchronous function returned is awaited on the event loop meanwhile."""
-        step = context.step
-        if result is None:
-            result = ExecutionResult.next()
-        elif not isinstance(result, ExecutionResult):
-            if hasattr(result, "__await__"):
-                awaited = self._loop.wait(self._loop.in_own_context(lambda: result))
-                return self._outputs(context, body, awaited)
-            returned = type(result).__name__
-            raise TypeError(
-                f"step {step.display_name} returned {returned}; return an ExecutionResult or None"
-            )
-        if result.proceed:
-            for mapping in step.outputs:
-                mapping.apply_output(body, context.workflow)
-        return result
 
     def _settle(
         self,
         context: StepExecutionContext,
+        body: StepBody | None,
         definition: WorkflowDefinition,
-        outcome: ExecutionResult | Exception,
+        returned: object,
         report: ExecutionReport,
         now: datetime,
     ) -> None:
-        """Apply the step's result, or the error that failed it, and tell listeners."""
+        """Apply what the step's run returned (None meaning next), its outputs when it
+        proceeds, or the exception that failed it; tell listeners."""
         workflow, step, pointer = context.workflow, context.step, context.execution_pointer
         events = report.lifecycle
-        if isinstance(outcome, Exception):
-            if events is not None:
-                events.append(_error_event(workflow, step, pointer, outcome, now))
-            self._processor.handle_error(workflow, definition, pointer, step, outcome, report, now)
-            return
-        self._processor.process_result(workflow, definition, pointer, step, outcome, report, now)
-        if events is not None and outcome.proceed:
-            events.append(_step_event(StepCompleted, workflow, step, pointer, now))
+        if not isinstance(returned, Exception):
+            try:
+                if returned is None:
+                    result = ExecutionResult.next()
+                elif isinstance(returned, ExecutionResult):
+                    result = returned
+                else:
+                    result = self._unusual_result(step, returned)
+                if result.proceed:
+                    for mapping in step.outputs:
+                        mapping.apply_output(body, workflow)
+            except Exception as exc:
+                returned = exc
+            else:
+                self._processor.process_result(workflow, definition, pointer, step, result, report, now)
+                if events is not None and result.proceed:
+                    events.append(_step_event(StepCompleted, workflow, step, pointer, now))
+                return
+        if events is not None:
+            events.append(_error_event(workflow, step, pointer, returned, now))
+        self._processor.handle_error(workflow, definition, pointer, step, returned, report, now)
+
+    def _unusual_result(self, step: WorkflowStep, returned: object) -> ExecutionResult:
+        """An awaitable a synchronous function returned, awaited on the event loop while this
+        thread waits; anything else is a mistake of the step."""
+        if isinstance(returned, Awaitable):
+            awaitable: Awaitable[object] = returned
+            awaited = self._loop.wait(self._loop.in_own_context(lambda: awaitable))
+            if awaited is None:
+                return ExecutionResult.next()
+            if isinstance(awaited, ExecutionResult):
+                return awaited
+            returned = awaited
+        name = type(returned).__name__
+        raise TypeError(f"step {step.display_name} returned {name}; return an ExecutionResult or None")
 
     def _process_cancellations(
         self,

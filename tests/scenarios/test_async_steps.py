@@ -89,6 +89,26 @@ def test_a_synchronous_function_returning_a_coroutine_is_awaited(scenario: Scena
     assert scenario.wait_for_completion(workflow_id).execution_pointers[0].outcome == "awaited"
 
 
+def test_an_awaited_step_that_returns_something_else_than_a_result_fails(scenario: Scenario) -> None:
+    async def answer(context: StepExecutionContext) -> Any:
+        return 42
+
+    def not_declared_async(context: StepExecutionContext) -> Any:
+        return answer(context)
+
+    def build(builder: WorkflowBuilder) -> None:
+        builder.start_with(answer).on_error(WorkflowStep.SUSPEND)
+
+    def build_undeclared(builder: WorkflowBuilder) -> None:
+        builder.start_with(not_declared_async).on_error(WorkflowStep.SUSPEND)
+
+    for shape in (build, build_undeclared):
+        workflow_id = scenario.run(Chain(build=shape), {})
+        scenario.wait_for_status(workflow_id, WorkflowInstance.SUSPENDED)
+        [error] = scenario.errors(workflow_id)
+        assert error.startswith("TypeError: ") and "returned int; return an ExecutionResult or None" in error
+
+
 def test_many_workflows_await_at_once_rather_than_one_per_worker(scenario: Scenario) -> None:
     overlap = Overlap()
 

@@ -7,6 +7,7 @@ host from its own event loop with the `*_async` methods, and that loop keeps run
 """
 
 import asyncio
+import itertools
 import time
 
 from liteflow.core import *
@@ -64,7 +65,7 @@ async def main():
     for n, instance in enumerate(done[:3], start=1):
         print(f"order {n}: {instance.data['amount']} EUR = {instance.data['usd']:.2f} USD")
     print(f"{len(done)} orders priced, each after waiting 0.5 s for a rate")
-    longest_pause = max(later - earlier for earlier, later in zip(ticks, ticks[1:]))
+    longest_pause = max(later - earlier for earlier, later in itertools.pairwise(ticks))
     print("the application's event loop kept running" if longest_pause < 0.5 else "the loop stalled")
 
 

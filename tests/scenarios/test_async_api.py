@@ -49,7 +49,7 @@ def longest_gap(ticks: list[float]) -> float:
 
 
 def blocking_step(context: StepExecutionContext) -> None:
-    time.sleep(0.3)  # a synchronous step that takes a while, on a worker thread
+    time.sleep(1)  # a synchronous step that takes a while, on a worker thread
 
 
 def test_starting_and_waiting_for_a_workflow_does_not_block_the_callers_loop(
@@ -67,8 +67,8 @@ def test_starting_and_waiting_for_a_workflow_does_not_block_the_callers_loop(
     instance, ticks = asyncio.run(with_ticker(work))
     assert instance.status == WorkflowInstance.COMPLETE
     assert not host.is_running
-    assert len(ticks) >= 30
-    assert longest_gap(ticks) < 0.1
+    assert len(ticks) >= 50
+    assert longest_gap(ticks) < 0.25  # waiting in a blocking way would stop it for a second
 
 
 def test_publishing_an_event_from_the_loop_wakes_the_waiting_workflow(
@@ -95,7 +95,7 @@ def test_publishing_an_event_from_the_loop_wakes_the_waiting_workflow(
 
     instance, ticks = asyncio.run(with_ticker(work))
     assert instance.data["approval"] == {"by": "ann"}
-    assert longest_gap(ticks) < 0.1
+    assert longest_gap(ticks) < 0.25
 
 
 def test_suspend_resume_and_terminate_have_async_twins(local_persistence: PersistenceProvider) -> None:

@@ -147,7 +147,7 @@ def test_a_synchronous_step_in_a_pass_with_an_awaited_one_does_not_block_the_loo
     sync_ran: dict[str, Any] = {}
 
     async def ticker(context: StepExecutionContext) -> None:
-        for _ in range(60):
+        for _ in range(100):
             ticks.append(time.monotonic())
             await asyncio.sleep(0.01)
 
@@ -157,7 +157,7 @@ def test_a_synchronous_step_in_a_pass_with_an_awaited_one_does_not_block_the_loo
     def blocking(context: StepExecutionContext) -> None:
         sync_ran["thread"] = thread_name()
         sync_ran["from"] = time.monotonic()
-        time.sleep(0.3)
+        time.sleep(0.6)
         sync_ran["to"] = time.monotonic()
 
     def build(builder: WorkflowBuilder) -> None:  # both branches are due in the same pass
@@ -172,7 +172,7 @@ def test_a_synchronous_step_in_a_pass_with_an_awaited_one_does_not_block_the_loo
     during = [tick for tick in ticks if sync_ran["from"] <= tick <= sync_ran["to"]]
     assert sync_ran["thread"].startswith("liteflow-step")
     assert len(during) >= 10
-    assert max(later - earlier for earlier, later in itertools.pairwise(during)) < 0.1
+    assert max(later - earlier for earlier, later in itertools.pairwise(during)) < 0.25
 
 
 class FailsOnceAsync(StepBody):

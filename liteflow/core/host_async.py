@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
 from .records import WorkflowInstance
+from .schedules import CronSchedule
 
 if TYPE_CHECKING:
     from .host import WorkflowHost
@@ -77,9 +78,12 @@ class AsyncHostMethods:
         version: int | None = None,
         data: Any = None,
         reference: str | None = None,
+        *,
+        instance_id: str | None = None,
     ) -> str:
-        """`start_workflow`: create an instance and return its id."""
-        return await asyncio.to_thread(self._host.start_workflow, workflow_id, version, data, reference)
+        """`start_workflow`: create an instance and return its id (with `instance_id`, once)."""
+        start = partial(self._host.start_workflow, instance_id=instance_id)
+        return await asyncio.to_thread(start, workflow_id, version, data, reference)
 
     async def publish_event_async(
         self,
@@ -130,3 +134,36 @@ class AsyncHostMethods:
         self, workflow_id: str, from_step: int | str, *, actor: str | None = None
     ) -> str:
         return await asyncio.to_thread(partial(self._host.fork_workflow, workflow_id, from_step, actor=actor))
+
+    async def add_schedule_async(
+        self,
+        schedule_id: str,
+        workflow_id: str,
+        cron: str,
+        *,
+        version: int | None = None,
+        data: Any = None,
+        timezone: str = "UTC",
+        catch_up: str = "latest",
+    ) -> CronSchedule:
+        """`add_schedule`: store a cron schedule of `workflow_id`; return it as stored."""
+        add = partial(
+            self._host.add_schedule,
+            version=version,
+            data=data,
+            timezone=timezone,
+            catch_up=catch_up,
+        )
+        return await asyncio.to_thread(add, schedule_id, workflow_id, cron)
+
+    async def remove_schedule_async(self, schedule_id: str) -> bool:
+        return await asyncio.to_thread(self._host.remove_schedule, schedule_id)
+
+    async def pause_schedule_async(self, schedule_id: str) -> bool:
+        return await asyncio.to_thread(self._host.pause_schedule, schedule_id)
+
+    async def resume_schedule_async(self, schedule_id: str) -> bool:
+        return await asyncio.to_thread(self._host.resume_schedule, schedule_id)
+
+    async def get_schedules_async(self) -> list[CronSchedule]:
+        return await asyncio.to_thread(self._host.get_schedules)

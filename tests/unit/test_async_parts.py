@@ -7,23 +7,32 @@ import asyncio
 import contextvars
 import logging
 import threading
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
 import pytest
 
 from liteflow.core import (
+    ExecutionPointer,
     ExecutionResult,
     HostStateError,
     InvalidArgumentError,
     StepBody,
     StepExecutionContext,
     WorkflowBuilder,
+    WorkflowInstance,
     configure_workflow_host,
 )
 from liteflow.core.callables import is_async_callable
+from liteflow.core.clock import SystemClock
 from liteflow.core.event_loop import HostEventLoop
+from liteflow.core.executor import PendingPass, WorkflowExecutor
+from liteflow.core.pointers import genesis_pointer
+from liteflow.core.registry import WorkflowRegistry
+from liteflow.core.result_processor import ExecutionReport, ResultProcessor
 from liteflow.core.threads import DaemonThreadPool
+from tests.async_support import Chain
 
 marker: contextvars.ContextVar[str] = contextvars.ContextVar("marker", default="empty")
 
@@ -70,6 +79,37 @@ def test_a_definition_knows_its_async_steps() -> None:
     builder.start_with(SyncRun).then(AsyncRun).then(fetch).then(lambda context: None)
     definition = builder.build("Kinds", 1)
     assert [step.is_async for step in definition.steps] == [False, True, True, False]
+
+
+def _all_due(*steps: Any) -> tuple[WorkflowExecutor, WorkflowInstance]:
+    """An executor, and an instance of a chain of `steps` whose pointers are all due at once."""
+    registry = WorkflowRegistry()
+    definition = registry.register_workflow(Chain(*steps))
+    logger = logging.getLogger("test")
+    processor = ResultProcessor(timedelta(seconds=60), logger)
+    executor = WorkflowExecutor(registry, processor, logger, clock=SystemClock())
+    instance = WorkflowInstance()
+    instance.workflow_definition_id, instance.version = definition.id, definition.version
+    instance.execution_pointers = [genesis_pointer(step) for step in definition.steps]
+    return executor, instance
+
+
+def test_a_pass_of_at_most_one_step_hands_over_only_the_step_to_await() -> None:
+    executor, instance = _all_due(AsyncRun, AsyncRun)
+    pending = executor.execute(instance, max_steps=1)
+    assert isinstance(pending, PendingPass)
+    assert pending.due == instance.execution_pointers[:1]
+    unlimited = executor.execute(instance)
+    assert isinstance(unlimited, PendingPass) and unlimited.due == instance.execution_pointers
+
+
+def test_a_pass_of_at_most_one_step_counts_a_synchronous_one_before_a_step_to_await() -> None:
+    executor, instance = _all_due(SyncRun, AsyncRun)
+    report = executor.execute(instance, max_steps=1)
+    assert isinstance(report, ExecutionReport)  # nothing handed over: the step to await stays due
+    first, second = instance.execution_pointers[:2]
+    assert first.status == ExecutionPointer.COMPLETE
+    assert second.status == ExecutionPointer.PENDING and second.active
 
 
 @pytest.mark.parametrize("value", [0, -1, True, "100", 2.5])

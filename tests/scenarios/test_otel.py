@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,7 +17,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from liteflow.core import (
+    ExecutionResult,
     InvalidArgumentError,
+    StepBody,
+    StepExecutionContext,
     Workflow,
     WorkflowBuilder,
     WorkflowHost,
@@ -25,6 +29,7 @@ from liteflow.core import (
 )
 from liteflow.core.testing import FakeClock
 from liteflow.otel import instrument
+from tests.async_support import Chain
 from tests.support import FailsOnce, Hello, Scenario, running_host, sqlite_persistence, wait_until
 
 
@@ -220,3 +225,40 @@ def test_a_host_is_instrumented_once(telemetry: Telemetry) -> None:
         telemetry.instrument(host)
         with pytest.raises(InvalidArgumentError, match="already instrumented"):
             telemetry.instrument(host)
+
+
+class AwaitsThenFailsOnce(StepBody):
+    """An awaited step that opens a span of its own, then fails on its first attempt."""
+
+    tracer: Any = None
+    attempts = 0
+
+    async def run(self, context: StepExecutionContext) -> ExecutionResult:
+        with AwaitsThenFailsOnce.tracer.start_as_current_span("inside the step"):
+            await asyncio.sleep(0.01)
+        AwaitsThenFailsOnce.attempts += 1
+        if AwaitsThenFailsOnce.attempts == 1:
+            raise RuntimeError("service unavailable")
+        return ExecutionResult.next()
+
+
+def test_an_awaited_step_is_traced_across_its_await_and_its_failure_is_recorded(telemetry: Telemetry) -> None:
+    AwaitsThenFailsOnce.tracer = telemetry.tracer_provider.get_tracer("step")
+    AwaitsThenFailsOnce.attempts = 0
+    workflow = Chain(
+        build=lambda builder: builder.start_with(AwaitsThenFailsOnce).on_error(
+            WorkflowStep.RETRY, timedelta(milliseconds=10)
+        )
+    )
+    workflow_id = telemetry.run_to_completion(workflow)
+    failed, retried = telemetry.step_spans(workflow_id)
+    assert (failed.status.status_code, retried.status.status_code) == (StatusCode.ERROR, StatusCode.UNSET)
+    assert failed.events[0].attributes is not None
+    assert failed.events[0].attributes["exception.message"] == "service unavailable"
+    inner = [span for span in telemetry.spans.get_finished_spans() if span.name == "inside the step"]
+    assert [span.parent.span_id for span in inner if span.parent] == [
+        failed.context.span_id,
+        retried.context.span_id,
+    ]
+    assert None not in (failed.end_time, inner[0].end_time, retried.start_time)
+    assert inner[0].end_time <= failed.end_time < retried.start_time

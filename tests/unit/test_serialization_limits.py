@@ -169,16 +169,16 @@ _MODULUS = 2**61 - 1  # every multiple of it hashes to 0
 )
 def test_items_that_all_hash_alike_are_refused_quickly(tmp_path: Path, document: dict[str, Any]) -> None:
     # CPU time, not wall time: other processes sharing the cores must not fail it. Loading
-    # them all would take seconds; refusing takes about 10 ms.
+    # them all would take tens of seconds; refusing takes about 10 ms idle, up to ~0.7 s under heavy load.
     text = json.dumps(document)
     started = time.process_time()
     with pytest.raises(SerializationError, match="share a hash"):
         JSON.loads(text)
-    assert time.process_time() - started < 0.5
+    assert time.process_time() - started < 2
     started = time.process_time()
     with pytest.raises(SerializationError, match="share a hash"):
         load_crafted_data(tmp_path / "crafted.db", text)
-    assert time.process_time() - started < 0.5
+    assert time.process_time() - started < 2
 
 
 def test_items_that_hash_alike_are_refused_when_stored_too() -> None:

@@ -35,6 +35,7 @@ class MemoryPersistenceProvider(PersistenceProvider):
     """Keeps copies of instances (their `data` objects are shared, not copied) in dicts."""
 
     keeps_pointer_history = True
+    is_durable = False
 
     def __init__(self) -> None:
         self._lock = threading.RLock()

@@ -211,7 +211,7 @@ def targets(table: Table) -> list[dict[str, str]]:
         verdict = "not measured" if ok is None else ("PASS" if ok else "MISS")
         found.append({"target": name, "verdict": verdict, "evidence": evidence})
 
-    for system, floor in (("memory", 3000.0), ("sqlite", 1000.0), ("postgres", 1400.0)):
+    for system, floor in (("memory", 10_000.0), ("sqlite", 3000.0), ("postgres", 1400.0)):
         if system not in table.systems:
             continue
         points = rates(system)

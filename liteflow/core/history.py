@@ -29,7 +29,10 @@ ARCHIVE_ABOVE = 64
 def archive_finished(workflow: WorkflowInstance, definition: WorkflowDefinition) -> list[ExecutionPointer]:
     """Take the finished pointers nothing needs out of `workflow`; return them, oldest first."""
     pointers = workflow.execution_pointers
-    if sum(1 for pointer in pointers if pointer.end_time is not None) <= ARCHIVE_ABOVE:
+    if (
+        len(pointers) <= ARCHIVE_ABOVE
+        or sum(1 for pointer in pointers if pointer.end_time is not None) <= ARCHIVE_ABOVE
+    ):
         return []
     needed: set[str] = set()
     open_sagas: set[str] = set()

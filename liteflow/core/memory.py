@@ -35,6 +35,7 @@ class MemoryPersistenceProvider(PersistenceProvider):
     """Keeps copies of instances (their `data` objects are shared, not copied) in dicts."""
 
     keeps_pointer_history = True
+    is_durable = False
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -81,6 +82,9 @@ class MemoryPersistenceProvider(PersistenceProvider):
     def persist_changes(self, changes: WorkflowChanges) -> None:
         """Everything is checked before anything changes, and it all changes under one lock."""
         with self._lock:
+            if not changes.has_side_effects:  # the usual pass: only the instance changed
+                self._store(changes.workflow)
+                return
             taken = [event.id for event in changes.events if event.id and event.id in self._events]
             taken += [s.id for s in changes.subscriptions if s.id and s.id in self._subscriptions]
             if taken:

@@ -3,7 +3,10 @@
 Both consumers use it: the workflow consumer for an instance that is due, the event
 consumer for the instance an event just woke (so a delivered event costs one read and one
 write of the instance, not two of each). Every pass ends in one atomic write of everything
-it produced (`WorkflowChanges`); work is queued only after that write succeeded. A pass that
+it produced (`WorkflowChanges`); work is queued only after that write succeeded. On a store
+that keeps nothing past the process (the in-memory one), a pass that produced nothing but the
+instance's own changes and leaves it due at once is written together with the next one: there,
+a write per step would cost time and make nothing survive that otherwise would not. A pass that
 reaches a step to await is handed over, still locked, to be finished on the host's event loop
 (`liteflow.core.loop_passes`), and ends in the same write.
 """
@@ -157,9 +160,17 @@ class PassRunner:
     ) -> PassesDone | HandedOver | None:
         services = self._services
         done = PassesDone(workflow.id)
+        # A pass run but not written yet (see `_may_defer`): the next write includes it.
+        deferred: ExecutionReport | None = None
         for _ in range(MAX_INLINE_PASSES):
             status_before = workflow.status
             if workflow.id in services.control:  # a suspend, resume or terminate waits for it
+                if deferred is not None:
+                    return (
+                        done
+                        if self.conclude(workflow, changes, deferred, status_before, done) is not None
+                        else None
+                    )
                 done.next_execution = workflow.next_execution
                 break
             held_until = None
@@ -177,13 +188,44 @@ class PassRunner:
                 report = None
             if isinstance(report, PendingPass):
                 return HandedOver(workflow, changes, done, report, status_before, admission)
+            if limited is None and self._may_defer(workflow, changes, report, status_before):
+                deferred = report
+                continue
+            deferred = None
             due_again = self.conclude(workflow, changes, report, status_before, done)
             if due_again is None:
                 return None
             if not due_again:
                 break
             changes = WorkflowChanges(workflow)
+        if deferred is not None and self.conclude(workflow, changes, deferred, workflow.status, done) is None:
+            return None
         return done
+
+    def _may_defer(
+        self,
+        workflow: WorkflowInstance,
+        changes: WorkflowChanges,
+        report: ExecutionReport | None,
+        status_before: int,
+    ) -> bool:
+        """Whether this pass may go unwritten until the next one's write, on a store that
+        keeps nothing past the process (`is_durable` false): the instance runs on at once,
+        and the pass produced nothing but the instance's own changes (no subscription, error,
+        status change or lifecycle event, nothing that woke it)."""
+        services = self._services
+        return (
+            not services.persistence.is_durable
+            and report is not None
+            and not report.subscriptions
+            and not report.errors
+            and not report.lifecycle
+            and workflow.status == status_before == WorkflowInstance.RUNNABLE
+            and not changes.has_side_effects
+            and _due_again(workflow, services.clock.now())
+            and not services.stopping.is_set()
+            and workflow.id not in services.control
+        )
 
     def _hold_back(
         self, workflow: WorkflowInstance, changes: WorkflowChanges, until: datetime, done: PassesDone

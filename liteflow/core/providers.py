@@ -45,6 +45,10 @@ class PersistenceProvider(ABC):
     #: instance (`get_pointer_history`). Only then does the engine move finished pointers out
     #: of long-running instances; a provider without it keeps every pointer in the instance.
     keeps_pointer_history: bool = False
+    #: Whether what it stores outlives the process. Only a store that does not (the in-memory
+    #: one) lets the engine run a workflow's consecutive steps and write them once: with
+    #: nothing to survive a crash, a write per step would buy no durability.
+    is_durable: bool = True
 
     def start(self) -> None:
         """Prepare storage (tables, indexes); called by the host before it runs anything."""

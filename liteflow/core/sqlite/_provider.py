@@ -13,6 +13,7 @@ import os
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from ..changes import WorkflowChanges
@@ -82,6 +83,15 @@ def _dump_actions(actions: Sequence[WorkflowAction]) -> str | None:
     if not actions:
         return None
     return encode_document(action_documents(actions, to_micros), "actions")
+
+
+def _write_workflow(
+    row: tuple[Any, ...], state_then_identity: tuple[Any, ...], connection: sqlite3.Connection
+) -> None:
+    """Update the instance's state, or store the whole row when its identity differs or it
+    is new. Either statement alone is atomic, and the first changes nothing when it misses."""
+    if connection.execute(UPDATE_WORKFLOW_STATE, state_then_identity).rowcount == 0:
+        connection.execute(UPSERT_WORKFLOW, row)
 
 
 class SqlitePersistenceProvider(PersistenceProvider):
@@ -287,6 +297,11 @@ class SqlitePersistenceProvider(PersistenceProvider):
             )
         # Everything is serialized before the transaction opens, so a bad value changes nothing.
         row = self._workflow_row(workflow, workflow.id)
+        identity = len(WORKFLOW_IDENTITY)
+        state_then_identity = row[identity:] + row[:identity]
+        if not changes.has_side_effects:  # the usual pass: one statement, atomic by itself
+            self._db.write(partial(_write_workflow, row, state_then_identity), "persist_workflow", False)
+            return
         subscription_ids = [subscription.id or new_id() for subscription in changes.subscriptions]
         subscription_rows = [
             self._subscription_row(subscription, subscription_id)
@@ -305,13 +320,8 @@ class SqlitePersistenceProvider(PersistenceProvider):
             for index, pointer in enumerate(changes.archived_pointers)
         ]
 
-        identity = len(WORKFLOW_IDENTITY)
-        state_then_identity = row[identity:] + row[:identity]
-
         def work(connection: sqlite3.Connection) -> None:
-            # Either statement alone is atomic, and the first changes nothing when it misses.
-            if connection.execute(UPDATE_WORKFLOW_STATE, state_then_identity).rowcount == 0:
-                connection.execute(UPSERT_WORKFLOW, row)
+            _write_workflow(row, state_then_identity, connection)
             for statement, rows in (
                 (INSERT_SUBSCRIPTION, subscription_rows),
                 (DELETE_SUBSCRIPTION, ended_rows),
@@ -323,7 +333,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
                 if rows:
                     connection.executemany(statement, rows)
 
-        self._db.write(work, "persist_workflow", transaction=changes.has_side_effects)
+        self._db.write(work, "persist_workflow")
         for subscription, subscription_id in zip(changes.subscriptions, subscription_ids, strict=True):
             subscription.id = subscription_id
         for event, event_id in zip(changes.events, event_ids, strict=True):

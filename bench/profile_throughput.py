@@ -1,0 +1,110 @@
+"""Profile the throughput workload (a) in-process: `python -m bench.profile_throughput`.
+
+Where `python -m bench` measures wall time, which the load of a shared machine moves by a
+factor of two, this reports the process's CPU time per workflow (all threads) and, with
+`--profile`, a cProfile of every thread merged: the numbers to compare before and after a
+change to the engine's hot path.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from liteflow.core import WorkflowInstance, configure_workflow_host
+
+from .liteflow_flows import MyData, ThreeStep
+from .peers.driver_common import CompletionCounter
+from .systems import SYSTEMS
+
+__all__ = ["main"]
+
+
+def _profile_threads(profiles: list[cProfile.Profile]) -> None:
+    """Give every thread started from now on a profiler of its own (cProfile sees one thread)."""
+    original = threading.Thread.run
+
+    def run(self: threading.Thread) -> None:
+        profile = cProfile.Profile(time.thread_time)
+        profiles.append(profile)
+        profile.enable()
+        try:
+            original(self)
+        finally:
+            profile.disable()
+
+    threading.Thread.run = run  # type: ignore[method-assign]
+
+
+def _options(text: str) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for item in filter(None, text.split(",")):
+        name, _, value = item.partition("=")
+        options[name] = int(value) if value.isdigit() else value
+    return options
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--system", default="memory", choices=["memory", "sqlite"])
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--host-options", default="", help="e.g. max_concurrent_workflows=1")
+    parser.add_argument("--profile", action="store_true", help="cProfile every thread")
+    parser.add_argument("--sort", default="tottime")
+    parser.add_argument("--top", type=int, default=40)
+    args = parser.parse_args()
+
+    profiles: list[cProfile.Profile] = []
+    if args.profile:
+        _profile_threads(profiles)
+    with tempfile.TemporaryDirectory() as workdir:
+        system = SYSTEMS[args.system]
+        assert system.providers is not None
+        providers, cleanup = system.providers(Path(workdir))
+        host = configure_workflow_host(**providers, **_options(args.host_options))
+        host.register_workflow(ThreeStep())
+        counter = CompletionCounter(args.count)
+        persistence = host.persistence_service
+        persist = persistence.persist_changes
+
+        def watched(changes: Any) -> None:
+            persist(changes)
+            if changes.workflow.status == WorkflowInstance.COMPLETE:
+                counter.mark(changes.workflow.id)
+
+        persistence.persist_changes = watched  # type: ignore[method-assign]
+        host.start()
+        main_profile = cProfile.Profile(time.thread_time)
+        if args.profile:
+            profiles.append(main_profile)
+            main_profile.enable()
+        cpu, wall = time.process_time(), time.perf_counter()
+        for n in range(args.count):
+            host.start_workflow("ThreeStep", 1, MyData(n, 2))
+        started = time.perf_counter() - wall
+        main_profile.disable()
+        counter.done.wait(600)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        host.stop(timeout=5)
+        cleanup()
+    print(
+        f"{args.system} n={args.count} {args.host_options or 'defaults'}: {args.count / wall:,.0f} wf/s wall "
+        f"({wall:.2f} s, starts {started:.2f} s), CPU {cpu / args.count * 1e6:.0f} us/workflow, "
+        f"load {os.getloadavg()[0]:.1f}"
+    )
+    if args.profile:
+        stats = pstats.Stats(profiles[0])
+        for profile in profiles[1:]:
+            stats.add(profile)
+        stats.sort_stats(args.sort).print_stats(args.top)
+
+
+if __name__ == "__main__":
+    main()

@@ -35,6 +35,8 @@ class Serializer(ABC):
             raise SerializationError(f"cannot store value at {path}: {exc}") from exc
 
     def loads(self, text: str) -> Any:
+        """Read a value stored as text; text that is not JSON or nests too deeply raises
+        `SerializationError`."""
         try:
             document = json.loads(text)
         except RecursionError:

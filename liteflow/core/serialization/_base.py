@@ -24,7 +24,7 @@ class Serializer(ABC):
 
     @abstractmethod
     def from_document(self, document: Any) -> Any:
-        """Rebuild the value that :meth:`to_document` produced."""
+        """Rebuild the value that `to_document` produced."""
 
     def dumps(self, value: Any, path: str = "value") -> str:
         """Compact JSON text; non-ASCII stays readable, NaN never leaks as invalid JSON."""

@@ -1,3 +1,3 @@
-"""LiteFlow for Python. The public API lives in :mod:`liteflow.core`."""
+"""LiteFlow for Python. The public API lives in `liteflow.core`."""
 
 __version__ = "0.4.0"

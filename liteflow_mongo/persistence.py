@@ -136,6 +136,7 @@ class MongoPersistenceProvider(PersistenceProvider):
 
     @property
     def database_name(self) -> str:
+        """The name of the database the provider writes, for messages and operators' tools."""
         return self._db.name
 
     def __repr__(self) -> str:

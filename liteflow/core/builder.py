@@ -104,6 +104,7 @@ class WorkflowBuilder:
 
     @property
     def steps(self) -> list[WorkflowStep]:
+        """Every step added so far, in the order of their ids."""
         return self._steps
 
     @property
@@ -112,6 +113,7 @@ class WorkflowBuilder:
         return self._first
 
     def add_step(self, step: WorkflowStep) -> None:
+        """Give `step` the next id and append it; the builder's own calls use this."""
         step.id = len(self._steps)
         self._steps.append(step)
 
@@ -128,11 +130,13 @@ class WorkflowBuilder:
         return StepBuilder(self, step)
 
     def then(self, body: Any) -> StepBuilder:
+        """Refused: a workflow's first step is added with `start_with`."""
         raise WorkflowDefinitionError(
             "then() called before start_with(): the first step is added with start_with()"
         )
 
     def when(self, value: Any, label: str | None = None) -> WhenStepBuilder:
+        """Refused: `when` matches the outcome of a step, so it follows one."""
         raise WorkflowDefinitionError(
             "when() needs a preceding step whose outcome it matches; call it on a step"
         )
@@ -158,6 +162,8 @@ class WorkflowBuilder:
         return WorkflowBuilder(self._steps, self._attachments)
 
     def build(self, workflow_id: str, version: int) -> WorkflowDefinition:
+        """The definition made of the steps added, with jumps resolved and every block checked;
+        raises `WorkflowDefinitionError` naming what is wrong."""
         if self._first is None:
             raise WorkflowDefinitionError("build() added no steps; call builder.start_with(...)")
         for step in self._steps:
@@ -411,6 +417,7 @@ class StepBuilder:
         return ParallelStepBuilder(self.workflow_builder, step)
 
     def join(self) -> StepBuilder:
+        """Refused outside a `parallel()` block, whose branches it would wait for."""
         raise WorkflowDefinitionError(f"{self._where('join()')}: join() without parallel()")
 
     def saga(self, block: Callable[[WorkflowBuilder], Any]) -> StepBuilder:
@@ -542,6 +549,7 @@ class ParallelStepBuilder(StepBuilder):
     """A `parallel()` step: each `do` adds a branch; `join` continues after all of them."""
 
     def do(self, block: Callable[[WorkflowBuilder], Any]) -> ParallelStepBuilder:
+        """Add a branch that runs side by side with the others."""
         branch = WorkflowStep(Sequence)
         self.workflow_builder.add_step(branch)
         branch.parent_id = self.step.id
@@ -550,6 +558,7 @@ class ParallelStepBuilder(StepBuilder):
         return self
 
     def join(self) -> StepBuilder:
+        """Continue after the parallel block once every branch has finished."""
         if not self.step.children:
             raise WorkflowDefinitionError(f"{self._where('join()')}: parallel() has no do() branch")
         return StepBuilder(self.workflow_builder, self.step)

@@ -23,6 +23,7 @@ MAX_TIME = datetime.max.replace(tzinfo=timezone.utc)
 
 
 def utcnow() -> datetime:
+    """The current time, timezone-aware UTC, as every time the engine stores is."""
     return datetime.now(timezone.utc)
 
 

@@ -29,9 +29,12 @@ class IOMapping:
         )
 
     def apply_input(self, body: object, data: Any, context: StepExecutionContext) -> None:
+        """Set the step body's attribute from the workflow data before the step runs."""
         setattr(body, self.property, self._call(data, context))
 
     def apply_output(self, body: object, workflow: WorkflowInstance) -> None:
+        """Copy a value from the finished step body into the workflow data (a key of a dict, else
+        an attribute)."""
         value = self._call(body, workflow.data)
         data = workflow.data
         if isinstance(data, dict):
@@ -65,6 +68,7 @@ class StepOutcome:
         self.jump = jump
 
     def matches(self, outcome_value: Any) -> bool:
+        """Whether a step that completed with `outcome_value` leads along this edge."""
         return self.value is StepOutcome._ANY or self.value == outcome_value
 
 
@@ -130,10 +134,13 @@ class WorkflowStep:
 
     @property
     def display_name(self) -> str:
+        """The step's name for people: the one given with `name()` or `id()`, else its class's or
+        function's name."""
         return self.name or describe(self.body)
 
     @property
     def is_container(self) -> bool:
+        """Whether the step runs blocks of children (loops, conditions, sagas, parallel branches)."""
         return isinstance(self.body, type) and issubclass(self.body, ContainerStepBody)
 
     @property
@@ -142,6 +149,7 @@ class WorkflowStep:
         return not self.resume_children_after_compensation or self.revert_children_after_compensation
 
     def construct_body(self) -> StepBody:
+        """A fresh body to run: an instance of the step's class, or a wrapper around its function."""
         body = self.body
         if isinstance(body, type):
             instance: StepBody = body()
@@ -185,9 +193,12 @@ class WorkflowDefinition:
 
     @property
     def initial_step(self) -> WorkflowStep:
+        """The step a new instance starts with."""
         return self.steps[self.initial_step_id]
 
     def find_step(self, step_id: int) -> WorkflowStep | None:
+        """The step with that id, or None when the definition has no such step (a stored pointer
+        from another version)."""
         if 0 <= step_id < len(self.steps):
             return self.steps[step_id]
         return None

@@ -1,4 +1,4 @@
-"""Exceptions raised by LiteFlow; every one derives from :class:`LiteFlowError`."""
+"""Exceptions raised by LiteFlow; every one derives from `LiteFlowError`."""
 
 from __future__ import annotations
 

@@ -131,6 +131,7 @@ class WorkflowHost(ScheduleMethods, AsyncHostMethods):
 
     @property
     def is_running(self) -> bool:
+        """Whether `start()` has been called and `stop()` has not."""
         return self._running
 
     def on_lifecycle_event(
@@ -392,6 +393,8 @@ class WorkflowHost(ScheduleMethods, AsyncHostMethods):
         return event_id
 
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance:
+        """The stored instance; raises `WorkflowNotFoundError` when the store has none with that
+        id."""
         instance = self.persistence_service.get_workflow_instance(workflow_id)
         if instance is None:
             raise WorkflowNotFoundError(f"no workflow instance with id {workflow_id!r}")

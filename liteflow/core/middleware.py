@@ -48,9 +48,13 @@ _InstanceHook = Callable[[WorkflowInstance], Any]
 class WorkflowMiddleware(Protocol):
     """Either method may be left out; see the module's docstring for when each runs."""
 
-    def pre_workflow(self, instance: WorkflowInstance) -> None: ...
+    def pre_workflow(self, instance: WorkflowInstance) -> None:
+        """Called by `start_workflow` on the new instance before it is stored; raising fails
+        the start and stores nothing."""
 
-    def post_workflow(self, instance: WorkflowInstance) -> None: ...
+    def post_workflow(self, instance: WorkflowInstance) -> None:
+        """Called once the instance completed and that was stored; an error is logged and
+        recorded, and the workflow stays complete."""
 
 
 class Middleware:
@@ -69,6 +73,8 @@ class Middleware:
             self.add_workflow(around_workflow)
 
     def add_step(self, middleware: StepMiddleware, outermost: bool = False) -> None:
+        """Install a step middleware, innermost unless `outermost`; one that is not callable raises
+        `InvalidArgumentError`."""
         if not callable(middleware):
             raise InvalidArgumentError(
                 f"a step middleware must be a callable (context, body, call_next), got {middleware!r}"
@@ -83,6 +89,8 @@ class Middleware:
         self.step = (middleware, *self.step) if outermost else (*self.step, middleware)
 
     def add_workflow(self, middleware: object) -> None:
+        """Install a workflow middleware; one with neither `pre_workflow` nor `post_workflow`
+        raises `InvalidArgumentError`."""
         pre = getattr(middleware, "pre_workflow", None)
         post = getattr(middleware, "post_workflow", None)
         if not callable(pre) and not callable(post):

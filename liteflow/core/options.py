@@ -67,6 +67,8 @@ class HostOptions:
 
     @classmethod
     def from_keywords(cls, **options: Any) -> HostOptions:
+        """Options from `configure_workflow_host`'s keywords: durations may be seconds, and an
+        unknown option or a bad value raises `InvalidArgumentError` naming it."""
         known = {item.name for item in fields(cls)}
         unknown = sorted(set(options) - known)
         if unknown:

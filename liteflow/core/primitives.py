@@ -71,6 +71,7 @@ class ContainerStepBody(StepBody):
 
     @staticmethod
     def start_children(values: Iterable[Any]) -> ExecutionResult:
+        """The result that starts the step's block once per value and marks its children active."""
         return ExecutionResult.branch(values, {_CHILDREN_ACTIVE: True})
 
     @staticmethod

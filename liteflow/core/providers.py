@@ -213,13 +213,16 @@ class PersistenceProvider(ABC):
         """Ids of events of (name, key) whose ``event_time`` is at or after `as_of`, earliest first."""
 
     @abstractmethod
-    def mark_event_processed(self, event_id: str) -> None: ...
+    def mark_event_processed(self, event_id: str) -> None:
+        """Note that the event was delivered to every waiting workflow: pollers no longer queue it."""
 
     @abstractmethod
-    def mark_event_unprocessed(self, event_id: str) -> None: ...
+    def mark_event_unprocessed(self, event_id: str) -> None:
+        """Make the event due for delivery again, for a new wait entitled to an event already processed."""
 
     @abstractmethod
-    def persist_errors(self, errors: Sequence[ExecutionError]) -> None: ...
+    def persist_errors(self, errors: Sequence[ExecutionError]) -> None:
+        """Record step and delivery errors, which `get_errors` returns per workflow or event id."""
 
     @abstractmethod
     def get_errors(self, workflow_id: str) -> list[ExecutionError]:

@@ -78,4 +78,5 @@ SUMMARY_FIELDS = tuple(field.name for field in fields(WorkflowSummary))
 
 
 def summary_of(instance: WorkflowInstance) -> WorkflowSummary:
+    """An instance's summary fields, for a provider whose `find_workflows` loads instances."""
     return WorkflowSummary(*(getattr(instance, name) for name in SUMMARY_FIELDS))

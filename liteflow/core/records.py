@@ -114,6 +114,8 @@ class WorkflowInstance:
         return twin
 
     def find_pointer(self, pointer_id: str) -> ExecutionPointer | None:
+        """The pointer with that id still held by the instance (None if there is none, or it left
+        for the history)."""
         for pointer in self.execution_pointers:
             if pointer.id == pointer_id:
                 return pointer

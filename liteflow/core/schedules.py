@@ -151,6 +151,7 @@ class ScheduleBook:
         )
 
     def remove(self, schedule_id: str) -> bool:
+        """Delete a schedule; False if there was none with that id."""
         return self._persistence.delete_shared_state(KIND, _checked_id(schedule_id))
 
     def set_paused(self, schedule_id: str, paused: bool, now: datetime) -> bool:
@@ -171,6 +172,7 @@ class ScheduleBook:
         raise ProviderError(f"schedule {schedule_id!r} kept changing; try again")
 
     def all(self) -> list[CronSchedule]:
+        """Every stored schedule, with its plan, pause and next tick."""
         return [CronSchedule._of(state) for state in self._persistence.get_shared_states(KIND)]
 
     def due(self, now: datetime, runs: Callable[[CronSchedule], bool]) -> list[str]:

@@ -158,4 +158,5 @@ class StepBody(ABC):
     def run(
         self, context: StepExecutionContext
     ) -> ExecutionResult | Awaitable[ExecutionResult | None] | None:
+        """Do the step's work; the result (None means next) decides what the workflow does next."""
         raise NotImplementedError

@@ -32,10 +32,13 @@ class Workflow:
     rate_limit: tuple[int, timedelta] | None = None
 
     def id(self) -> str:
+        """The definition's id, by which workflows are started; the class name unless overridden."""
         return type(self).__name__
 
     def version(self) -> int:
+        """The definition's version (a positive int); instances keep the version they started on."""
         return 1
 
     def build(self, builder: WorkflowBuilder) -> None:
+        """Compose the workflow's steps on `builder`; called once, by `register_workflow`."""
         raise NotImplementedError(f"{type(self).__name__} must implement build(builder)")

@@ -1,7 +1,7 @@
 """Payloads as they are stored, for operators' tools that do not have the application's classes.
 
 A store loads workflow data, step state and event data through its serializer, which
-rebuilds only classes the application made known (see the README's "Serialization"). A
+rebuilds only classes the application made known (see docs/data-format.md, "Serialization"). A
 command line or a dashboard run without the application cannot rebuild them; it reads the
 store with `StoredDocumentSerializer` instead: every payload stays the JSON document it was
 stored as (shown as it is), and is written back unchanged when an action rewrites the

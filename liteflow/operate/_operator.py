@@ -41,6 +41,7 @@ class StuckReport:
 
     @property
     def empty(self) -> bool:
+        """Whether nothing was found: `liteflow stuck` then exits 0."""
         return not (self.overdue or self.events or self.failed)
 
 
@@ -81,6 +82,7 @@ class Operator:
 
     @property
     def store(self) -> PersistenceProvider:
+        """The store the operator reads and writes, the host's persistence provider."""
         return self.host.persistence_service
 
     def start(self) -> None:
@@ -90,6 +92,7 @@ class Operator:
         self.host.lock_service.start()
 
     def close(self) -> None:
+        """Disconnect what the operator opened itself; an application's running host is left alone."""
         if self._owned:
             self.host.queue_service.shutdown()
             self.host.lock_service.shutdown()
@@ -104,18 +107,23 @@ class Operator:
     # ------------------------------------------------------------------ reading
 
     def find(self, query: WorkflowQuery) -> list[WorkflowSummary]:
+        """Summaries of the instances a query selects, without loading their payloads."""
         return self.store.find_workflows(query)
 
     def instance(self, workflow_id: str) -> WorkflowInstance:
+        """The stored instance; raises `WorkflowNotFoundError` when there is none."""
         return self.host.get_workflow_instance(workflow_id)
 
     def definition_of(self, instance: WorkflowInstance) -> WorkflowDefinition | None:
+        """The registered definition the instance runs, or None without the application or that
+        version."""
         registry = self.host.registry
         if registry.is_registered(instance.workflow_definition_id, instance.version):
             return registry.get_definition(instance.workflow_definition_id, instance.version)
         return None
 
     def definitions(self) -> list[WorkflowDefinition]:
+        """The application's registered definitions (none without `--app`)."""
         return self.host.registry.definitions()
 
     def view(self, instance: WorkflowInstance) -> dict[str, Any]:
@@ -147,6 +155,7 @@ class Operator:
         return list(found.values())
 
     def event(self, event_id: str) -> Event:
+        """The stored event; raises `WorkflowNotFoundError` when there is none."""
         event = self.store.get_event(event_id)
         if event is None:
             raise WorkflowNotFoundError(f"no event with id {event_id!r}")
@@ -177,10 +186,13 @@ class Operator:
     # ------------------------------------------------------------------ acting
 
     def publish(self, name: str, key: Any, data: Any = None) -> str:
+        """Publish an event through the host, as an application would, and return its id."""
         return self.host.publish_event(name, key, data)
 
     def purge(self, status: int, older_than: timedelta) -> int:
+        """Delete instances of `status` that finished more than `older_than` ago; returns how many."""
         return self.store.purge_workflows(status, self.host.clock.now() - older_than)
 
     def now(self) -> datetime:
+        """The host's clock's current time, for "ago" arguments and stuck thresholds."""
         return self.host.clock.now()

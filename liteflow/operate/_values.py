@@ -41,6 +41,7 @@ def parse_time(text: str, now: datetime) -> datetime:
 
 
 def parse_json(text: str, what: str) -> Any:
+    """JSON given on the command line; a bad one raises `InvalidArgumentError` naming `what`."""
     try:
         return json.loads(text)
     except ValueError as exc:

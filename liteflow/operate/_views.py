@@ -55,10 +55,12 @@ def parse_status(text: str) -> int:
 
 
 def iso(moment: datetime | None) -> str | None:
+    """ISO 8601 text of a time for JSON views, None kept as None."""
     return None if moment is None else moment.isoformat()
 
 
 def summary_view(summary: WorkflowSummary | WorkflowInstance) -> dict[str, Any]:
+    """The JSON-able fields of an instance that lists show (status by name)."""
     return {
         "id": summary.id,
         "definition": summary.workflow_definition_id,
@@ -74,6 +76,7 @@ def summary_view(summary: WorkflowSummary | WorkflowInstance) -> dict[str, Any]:
 
 
 def step_label(pointer: ExecutionPointer, definition: WorkflowDefinition | None) -> str:
+    """A pointer's step name: stored with the pointer, else from the definition, else "step N"."""
     if pointer.step_name:
         return pointer.step_name
     step = None if definition is None else definition.find_step(pointer.step_id)

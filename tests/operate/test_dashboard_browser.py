@@ -1,7 +1,7 @@
 """The dashboard in a real browser: Debian's headless Chromium, driven by Selenium.
 
 The pages are served by Uvicorn, as ``liteflow dashboard`` serves them. With
-``LITEFLOW_SCREENSHOTS=DIR`` the tests save the screenshots the README shows there.
+``LITEFLOW_SCREENSHOTS=DIR`` the tests save the screenshots docs/operations.md shows there.
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """Turn user values into JSON-safe documents and back, so durable providers never need pickle.
 
 Durable providers (SQLite, MongoDB) store workflow data, step persistence data, event data
-and execution-pointer context items as JSON. :class:`JsonSerializer` keeps whatever is
+and execution-pointer context items as JSON. `JsonSerializer` keeps whatever is
 already JSON as plain JSON, so stored rows stay readable and queryable, and tags the rest.
 
 Threat model: whoever can write the store is not trusted to run code. Loading never
 imports a module, never looks a stored name up in a module, and never runs a class's own
 code; a stored type resolves only to a class the application made known
-(:func:`register_type`, or the package of a registered workflow). The same limits on depth,
+(`register_type`, or the package of a registered workflow). The same limits on depth,
 size and items apply when storing and when loading.
 
 Tag scheme
@@ -21,7 +21,7 @@ Stored as themselves:
 
 Everything else is a JSON object with a ``"$type"`` key. A plain object never has one,
 because dicts with ``$``-prefixed keys are themselves tagged (MongoDB also rejects such
-field names, so this keeps documents BSON-friendly)::
+field names, so this keeps documents BSON-friendly):
 
     $type        other keys
     -----------  ----------------------------------------------------------------------
@@ -48,7 +48,7 @@ field names, so this keeps documents BSON-friendly)::
     ref          id: n, the n-th list, dict, set, bytearray or object of the document
                  (counted where each starts), written again
 
-A class's stored name is the one given to :func:`register_type`, else ``"module:QualName"``.
+A class's stored name is the one given to `register_type`, else ``"module:QualName"``.
 For example ``{"$type": "datetime", "value": "2026-01-02T03:04:05.123456+00:00"}`` or
 ``{"$type": "object", "class": "myapp.models:MyData", "state": {"name": "x"}}``.
 """

@@ -24,7 +24,7 @@ class Serializer(ABC):
 
     @abstractmethod
     def from_document(self, document: Any) -> Any:
-        """Rebuild the value that :meth:`to_document` produced."""
+        """Rebuild the value that `to_document` produced."""
 
     def dumps(self, value: Any, path: str = "value") -> str:
         """Compact JSON text; non-ASCII stays readable, NaN never leaks as invalid JSON."""
@@ -35,6 +35,8 @@ class Serializer(ABC):
             raise SerializationError(f"cannot store value at {path}: {exc}") from exc
 
     def loads(self, text: str) -> Any:
+        """Read a value stored as text; text that is not JSON or nests too deeply raises
+        `SerializationError`."""
         try:
             document = json.loads(text)
         except RecursionError:

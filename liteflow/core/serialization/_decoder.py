@@ -1,7 +1,7 @@
 """Loading: a stored document becomes values again, counted against the same limits as storing.
 
 Nothing a document names is imported, looked up in a module or called: classes come from
-the known types only, and are rebuilt as :mod:`._classes` describes.
+the known types only, and are rebuilt as `._classes` describes.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Rebuilding a set or a dict hashes and compares its items. So that loading never 
 class's own ``__hash__`` or ``__eq__``, they may hold only standard value types (and enum
 members whose hashing is the enum module's own). And because the hashes of ints, floats or
 tuples are predictable, a document could make every item hash alike and the rebuild take
-quadratic time: more than :data:`MAX_HASH_COLLISIONS` items sharing a hash are refused,
+quadratic time: more than `MAX_HASH_COLLISIONS` items sharing a hash are refused,
 when storing and when loading alike.
 """
 

@@ -3,7 +3,7 @@
 Loading never imports a module and never looks a stored name up in a module. A stored type
 resolves through this process-wide table only, which holds
 
-* the classes given to :func:`register_type`, and
+* the classes given to `register_type`, and
 * the classes defined in the packages of registered workflows, their data types and step
   classes: registering a workflow makes its top-level package known, and a stored name
   in it is found by listing the classes of that module, if it is already imported.

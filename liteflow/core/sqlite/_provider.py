@@ -4,7 +4,7 @@ Times are stored as integer microseconds since the Unix epoch (UTC), so SQL comp
 ordering are exact. An instance is one row; its execution pointers are one JSON array column,
 so a pass is a single row write plus the rows of what it produced, in one transaction.
 Payloads (data, persistence data, event data, context items, outcomes) go through the
-provider's :class:`~liteflow.core.serialization.Serializer`.
+provider's `liteflow.core.serialization.Serializer`.
 """
 
 from __future__ import annotations

@@ -89,9 +89,11 @@ class LifecycleEventHubConformance(ProviderSuite[LifecycleEventHub]):
     quiet_seconds: float = 0.3
 
     def dispose_provider(self, provider: LifecycleEventHub) -> None:
+        """Close a hub made by `create_provider`; override when closing takes more."""
         provider.close()
 
     def create_peer(self, provider: LifecycleEventHub) -> LifecycleEventHub:
+        """A second hub on the same server, standing for another node; a new one by default."""
         return self.create_provider()
 
     def _workflow_id(self) -> str:

@@ -22,13 +22,17 @@ class LockProviderConformance(ProviderSuite[LockProvider]):
     """
 
     def dispose_provider(self, provider: LockProvider) -> None:
+        """Release what a provider made by `create_provider` holds; `shutdown()` by default."""
         provider.shutdown()
 
     def create_peer(self, provider: LockProvider) -> LockProvider:
+        """A provider standing for another node; override for a distributed lock (by default the
+        same provider, whose threads compete)."""
         return provider
 
     @contextmanager
     def providers(self) -> Iterator[tuple[LockProvider, LockProvider]]:
+        """A provider and its peer for one check, disposed of afterwards."""
         with self.provider() as provider:
             peer = self.create_peer(provider)
             if peer is provider:
@@ -42,6 +46,7 @@ class LockProviderConformance(ProviderSuite[LockProvider]):
 
     @staticmethod
     def resource() -> str:
+        """A resource name no other check uses."""
         return f"conformance-{uuid.uuid4().hex}"
 
     def test_acquire_then_deny_while_held_then_release(self) -> None:

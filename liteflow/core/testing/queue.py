@@ -20,6 +20,7 @@ class QueueProviderConformance(ProviderSuite[QueueProvider]):
     max_empty_dequeue_seconds: float = 5.0
 
     def dispose_provider(self, provider: QueueProvider) -> None:
+        """Release a provider made by `create_provider`; `shutdown()` by default."""
         provider.shutdown()
 
     def drain(self, provider: QueueProvider, queue: QueueType, expected: int) -> list[str]:

@@ -45,6 +45,7 @@ class WorkflowTest:
             self.register_workflow(workflow)
 
     def register_workflow(self, workflow: Workflow) -> None:
+        """Register one more workflow on the test's host (also once it has started)."""
         self.host.register_workflow(workflow)
 
     def __enter__(self) -> WorkflowTest:
@@ -64,6 +65,7 @@ class WorkflowTest:
         return self.host.start_workflow(workflow_id, version, data)
 
     def publish_event(self, event_name: str, event_key: Any, event_data: Any = None) -> str:
+        """Publish an event to the test's host and return its id."""
         return self.host.publish_event(event_name, event_key, event_data)
 
     def advance(self, duration: timedelta | float) -> None:
@@ -91,9 +93,11 @@ class WorkflowTest:
         return instance
 
     def get_status(self, workflow_id: str) -> int:
+        """The instance's stored status (`WorkflowInstance.RUNNABLE`, `COMPLETE`, ...)."""
         return self.host.get_workflow_instance(workflow_id).status
 
     def get_data(self, workflow_id: str) -> Any:
+        """The instance's stored workflow data."""
         return self.host.get_workflow_instance(workflow_id).data
 
     @property

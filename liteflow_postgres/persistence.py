@@ -117,7 +117,7 @@ class PostgresPersistenceProvider(PersistenceProvider):
         row = self._rows.workflow_row(workflow, workflow_id)
         self._db.write(
             f"create workflow {workflow_id}",
-            lambda connection: connection.execute(self._sql.insert_workflow, row),
+            lambda connection: self._sql.insert_workflow.execute(connection, row),
         )
         workflow.id = workflow_id
         return workflow_id
@@ -154,7 +154,7 @@ class PostgresPersistenceProvider(PersistenceProvider):
 
             def write(connection: Connection) -> None:
                 # Either statement alone is atomic, and the update changes nothing when it misses.
-                if connection.execute(self._sql.update_workflow, update).rowcount == 0:
+                if self._sql.update_workflow.execute(connection, update) == 0:
                     connection.execute(self._sql.upsert_workflow, row)
 
             self._db.run(f"write workflow {workflow.id}", write)

@@ -85,7 +85,6 @@ class PostgresPersistenceProvider(PersistenceProvider):
             connect_timeout=connect_timeout,
             retry_timeout=retry_timeout,
             max_connections=max_connections,
-            name="liteflow-persistence",
         )
         self.schema = schema
         self.address = str(self._db.address)

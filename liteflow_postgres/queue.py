@@ -62,7 +62,6 @@ class PostgresQueueProvider(QueueProvider):
             connect_timeout=connect_timeout,
             retry_timeout=retry_timeout,
             max_connections=max_connections,
-            name="liteflow-queue",
             # The store, not the queue, is what must survive a crash: the pollers find every due
             # instance and unprocessed event there. So a queue commit need not wait for the disk.
             settings=("SET synchronous_commit = off",),

@@ -6,15 +6,15 @@ CPU than such a statement's round trip, and a host's workers and its callers sha
 (and the interpreter lock) while the driver of a start waits for it. Here a statement is
 prepared on each connection the first time it meets it, and its parameters, of the few
 types the store sends (text, integers, booleans, aware times, ``jsonb`` documents), become
-text directly. A value psycopg would refuse (text holding NUL) takes psycopg's way, so
-errors stay the same.
+text directly. A value psycopg would refuse (text holding NUL), or a client encoding other
+than UTF-8, takes psycopg's way, so errors and values stay the same.
 """
 
 from __future__ import annotations
 
 import json
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from itertools import count
 from typing import Any, cast
@@ -25,7 +25,24 @@ from psycopg.types.json import Jsonb
 
 from ._database import Connection
 
-__all__ = ["Prepared"]
+__all__ = ["LOADERS", "Columns", "Prepared"]
+
+#: A query's columns, as the loaders of their text output.
+Columns = tuple[Callable[[bytes], Any], ...]
+
+
+def _timestamptz(raw: bytes) -> datetime:
+    """``timestamptz`` text in the session's zone (UTC), e.g. ``2026-12-03 17:00:00.5+00``."""
+    return datetime.fromisoformat(raw.decode())
+
+
+#: How each column type the store reads comes back: what psycopg's loaders return.
+LOADERS: dict[str, Callable[[bytes], Any]] = {
+    "text": bytes.decode,
+    "integer": int,
+    "timestamptz": _timestamptz,
+    "jsonb": json.loads,
+}
 
 _names = count(1)
 _DONE = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
@@ -52,6 +69,17 @@ def _text(value: Any) -> bytes | None:
     raise TypeError(kind.__name__)
 
 
+def _values(connection: Connection, parameters: Sequence[Any]) -> list[bytes | None] | None:
+    """The parameters as UTF-8 text, or None when psycopg should send them (another client
+    encoding, or a value this module does not convert)."""
+    if connection.pgconn.parameter_status(b"client_encoding") != b"UTF8":
+        return None
+    try:
+        return [_text(value) for value in parameters]
+    except TypeError:
+        return None
+
+
 class Prepared:
     """One statement (psycopg's ``%s`` placeholders), run as a prepared statement."""
 
@@ -63,10 +91,33 @@ class Prepared:
 
     def execute(self, connection: Connection, parameters: Sequence[Any]) -> int:
         """Run it on `connection` (autocommit, not in a transaction); the rows it changed."""
-        try:
-            values = [_text(value) for value in parameters]
-        except TypeError:
+        values = _values(connection, parameters)
+        if values is None:
             return connection.execute(self.sql, parameters).rowcount
+        return self._run(connection, values).command_tuples or 0
+
+    def fetch(
+        self, connection: Connection, parameters: Sequence[Any], columns: Columns
+    ) -> list[tuple[Any, ...]]:
+        """The rows of a query, each column read by its loader in `columns` (see `LOADERS`)."""
+        values = _values(connection, parameters)
+        if values is None:
+            return connection.execute(self.sql, parameters).fetchall()
+        result = self._run(connection, values)
+        if result.nfields != len(columns):
+            raise psycopg.ProgrammingError(
+                f"{self.sql!r} returned {result.nfields} columns, not {len(columns)}"
+            )
+        get = result.get_value
+        return [
+            tuple(
+                None if (raw := get(row, column)) is None else load(raw)
+                for column, load in enumerate(columns)
+            )
+            for row in range(result.ntuples)
+        ]
+
+    def _run(self, connection: Connection, values: list[bytes | None]) -> pq.abc.PGresult:
         pgconn = connection.pgconn
         if connection not in self._prepared_on:
             self._check(connection, pgconn.prepare(self._name, self._server_sql))
@@ -74,7 +125,7 @@ class Prepared:
         # libpq takes None for NULL, which psycopg's stub does not spell out.
         result = pgconn.exec_prepared(self._name, cast("list[bytes]", values))
         self._check(connection, result)
-        return result.command_tuples or 0
+        return result
 
     def _check(self, connection: Connection, result: pq.abc.PGresult) -> None:
         if result.status in _DONE:

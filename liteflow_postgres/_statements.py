@@ -5,8 +5,14 @@ from __future__ import annotations
 from liteflow.core.queries import SUMMARY_FIELDS
 from liteflow.core.records import WorkflowInstance
 
-from ._direct import Prepared
-from ._rows import ERROR_COLUMNS, EVENT_COLUMNS, SUBSCRIPTION_COLUMNS, WORKFLOW_COLUMNS
+from ._direct import LOADERS, Columns, Prepared
+from ._rows import (
+    ERROR_COLUMNS,
+    EVENT_COLUMNS,
+    SUBSCRIPTION_COLUMNS,
+    WORKFLOW_COLUMN_TYPES,
+    WORKFLOW_COLUMNS,
+)
 
 __all__ = ["Statements"]
 
@@ -30,7 +36,9 @@ class Statements:
         error_columns = ", ".join(ERROR_COLUMNS)
 
         self.select_workflows = f"SELECT {workflow_columns} FROM {workflows}"
-        self.select_workflow = f"{self.select_workflows} WHERE id = %s"
+        # What a worker reads before each run of passes: prepared too.
+        self.select_workflow = Prepared(f"{self.select_workflows} WHERE id = %s")
+        self.workflow_loaders: Columns = tuple(LOADERS[kind] for kind in WORKFLOW_COLUMN_TYPES)
         insert_workflow = (
             f"INSERT INTO {workflows} ({workflow_columns}) VALUES ({_placeholders(len(WORKFLOW_COLUMNS))})"
         )

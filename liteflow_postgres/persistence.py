@@ -209,7 +209,11 @@ class PostgresPersistenceProvider(PersistenceProvider):
         return bool(suspended)
 
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance | None:
-        rows = self._fetch(f"load workflow {workflow_id}", self._sql.select_workflow, (workflow_id,))
+        sql = self._sql
+        rows = self._db.run(
+            f"load workflow {workflow_id}",
+            lambda connection: sql.select_workflow.fetch(connection, (workflow_id,), sql.workflow_loaders),
+        )
         return self._rows.workflow_from_row(rows[0]) if rows else None
 
     def get_workflow_instances(

@@ -5,7 +5,7 @@ cursor layer (a cursor, a transformer and a prepared-statement cache per call) c
 CPU than such a statement's round trip, and a host's workers and its callers share that CPU
 (and the interpreter lock) while the driver of a start waits for it. Here a statement is
 prepared on each connection the first time it meets it, and its parameters, of the few
-types the store sends (text, integers, booleans, aware times, ``jsonb`` documents), become
+types the store sends (text, numbers, booleans, aware times, ``jsonb`` documents), become
 text directly. A value psycopg would refuse (text holding NUL), or a client encoding other
 than UTF-8, takes psycopg's way, so errors and values stay the same.
 """
@@ -36,10 +36,16 @@ def _timestamptz(raw: bytes) -> datetime:
     return datetime.fromisoformat(raw.decode())
 
 
+def _boolean(raw: bytes) -> bool:
+    return raw == b"t"
+
+
 #: How each column type the store reads comes back: what psycopg's loaders return.
 LOADERS: dict[str, Callable[[bytes], Any]] = {
     "text": bytes.decode,
     "integer": int,
+    "bigint": int,
+    "boolean": _boolean,
     "timestamptz": _timestamptz,
     "jsonb": json.loads,
 }
@@ -62,8 +68,8 @@ def _text(value: Any) -> bytes | None:
         return text.encode() if isinstance(text, str) else bytes(text)
     if kind is bool:
         return b"t" if value else b"f"
-    if kind is int:
-        return str(value).encode()
+    if kind is int or kind is float:
+        return repr(value).encode()
     if kind is datetime and value.tzinfo is not None:
         return cast(datetime, value).isoformat().encode()
     raise TypeError(kind.__name__)

@@ -54,25 +54,41 @@ _names = count(1)
 _DONE = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
 
 
-def _text(value: Any) -> bytes | None:
-    """A parameter as PostgreSQL's text input; raises TypeError for what this cannot send."""
-    kind = type(value)
-    if value is None:
-        return None
-    if kind is str:
-        if "\x00" in value:
-            raise TypeError("NUL in text")
-        return cast(str, value).encode()
-    if kind is Jsonb:
-        text = json.dumps(value.obj) if value.dumps is None else value.dumps(value.obj)
-        return text.encode() if isinstance(text, str) else bytes(text)
-    if kind is bool:
-        return b"t" if value else b"f"
-    if kind is int or kind is float:
-        return repr(value).encode()
-    if kind is datetime and value.tzinfo is not None:
-        return cast(datetime, value).isoformat().encode()
-    raise TypeError(kind.__name__)
+def _text(value: str) -> bytes:
+    if "\x00" in value:
+        raise TypeError("NUL in text")  # psycopg's error, not libpq's silent cut
+    return value.encode()
+
+
+def _jsonb(value: Jsonb) -> bytes:
+    text = json.dumps(value.obj) if value.dumps is None else value.dumps(value.obj)
+    return text.encode() if isinstance(text, str) else bytes(text)
+
+
+def _boolean_text(value: bool) -> bytes:
+    return b"t" if value else b"f"
+
+
+def _number(value: float) -> bytes:
+    return repr(value).encode()
+
+
+def _time(value: datetime) -> bytes:
+    if value.tzinfo is None:
+        raise TypeError("naive time")
+    return value.isoformat().encode()
+
+
+#: Each parameter type sent here, to PostgreSQL's text input (exact types: a subclass goes
+#: through psycopg).
+_TO_TEXT: dict[type, Callable[[Any], bytes]] = {
+    str: _text,
+    Jsonb: _jsonb,
+    bool: _boolean_text,
+    int: _number,
+    float: _number,
+    datetime: _time,
+}
 
 
 def _values(connection: Connection, parameters: Sequence[Any]) -> list[bytes | None] | None:
@@ -81,8 +97,8 @@ def _values(connection: Connection, parameters: Sequence[Any]) -> list[bytes | N
     if connection.pgconn.parameter_status(b"client_encoding") != b"UTF8":
         return None
     try:
-        return [_text(value) for value in parameters]
-    except TypeError:
+        return [None if value is None else _TO_TEXT[type(value)](value) for value in parameters]
+    except (KeyError, TypeError):
         return None
 
 

@@ -13,15 +13,15 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from functools import partial
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg import errors
 from psycopg.conninfo import conninfo_to_dict
-from psycopg_pool import ConnectionPool, PoolTimeout
 
 from liteflow.core.errors import InvalidArgumentError, ProviderError, SerializationError
+
+from ._pool import Connection, ConnectionPool
 
 __all__ = [
     "Connection",
@@ -35,11 +35,10 @@ __all__ = [
 _log = logging.getLogger("liteflow.postgres")
 
 T = TypeVar("T")
-Connection = psycopg.Connection[Any]
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 #: What a lost or refused connection raises: worth another try on a new connection.
-_TRANSIENT = (psycopg.OperationalError, PoolTimeout)
+_TRANSIENT = psycopg.OperationalError
 _MAX_RETRY_PAUSE = 1.0
 #: Noticed within seconds when the network, not the server, goes away.
 _KEEPALIVES: dict[str, Any] = {
@@ -130,7 +129,6 @@ class Database:
         connect_timeout: float,
         retry_timeout: float,
         max_connections: int,
-        name: str,
         settings: Sequence[str] = (),
     ) -> None:
         if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
@@ -139,33 +137,34 @@ class Database:
         self._connect_timeout = check_seconds(connect_timeout, "connect_timeout")
         self._retry_timeout = check_seconds(retry_timeout, "retry_timeout")
         self._max_connections = max_connections
-        self._name = name
         self._settings = tuple(settings)
-        self._pool: ConnectionPool[Connection] | None = None
+        self._pool: ConnectionPool | None = None
         self._pool_lock = threading.Lock()
         self._outage = Outage(address, self._retry_timeout)
         # Fail here, where the address was given, rather than in a worker thread later.
         address.connect(self._connect_timeout, self._settings).close()
 
-    def _opened(self) -> ConnectionPool[Connection]:
+    def _opened(self) -> ConnectionPool:
         with self._pool_lock:
             if self._pool is None:
-                self._pool = ConnectionPool(
-                    self.address.dsn,
-                    min_size=1,
-                    max_size=self._max_connections,
-                    kwargs={
-                        "autocommit": True,
-                        "connect_timeout": max(1, round(self._connect_timeout)),
-                        "application_name": "liteflow",
-                        **_KEEPALIVES,
-                    },
-                    configure=partial(configure, settings=self._settings),
-                    timeout=self._connect_timeout,
-                    name=self._name,
-                    open=True,
-                )
+                self._pool = ConnectionPool(self._connect, self._max_connections, self._connect_timeout)
             return self._pool
+
+    def _connect(self) -> Connection:
+        """A new connection for the pool; what fails is psycopg's error (retried by `run`)."""
+        connection = psycopg.connect(
+            self.address.dsn,
+            autocommit=True,
+            connect_timeout=max(1, round(self._connect_timeout)),
+            application_name="liteflow",
+            **_KEEPALIVES,
+        )
+        try:
+            configure(connection, self._settings)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
 
     def close(self) -> None:
         """Close every connection; the next call opens a new pool."""
@@ -201,8 +200,12 @@ class Database:
         retried = False
         while True:
             try:
-                with self._opened().connection() as connection:
+                pool = self._opened()
+                connection = pool.get()
+                try:
                     result = work(connection)
+                finally:
+                    pool.put(connection)
             except _TRANSIENT as exc:
                 now = time.monotonic()
                 self._outage.lost(what, exc)

@@ -47,6 +47,7 @@ __all__ = [
     "EVENT_COLUMNS",
     "SUBSCRIPTION_COLUMNS",
     "WORKFLOW_COLUMNS",
+    "WORKFLOW_COLUMN_TYPES",
     "Rows",
     "error_from_row",
     "error_row",
@@ -71,6 +72,23 @@ WORKFLOW_COLUMNS = (
     "execution_pointers",
     "trace_context",
     "actions",
+)
+#: The SQL type of each of `WORKFLOW_COLUMNS` (see `_schema`).
+WORKFLOW_COLUMN_TYPES = (
+    "text",
+    "text",
+    "integer",
+    "text",
+    "text",
+    "text",
+    "integer",
+    "timestamptz",
+    "timestamptz",
+    "timestamptz",
+    "jsonb",
+    "jsonb",
+    "text",
+    "jsonb",
 )
 SUBSCRIPTION_COLUMNS = (
     "id",

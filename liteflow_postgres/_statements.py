@@ -5,7 +5,14 @@ from __future__ import annotations
 from liteflow.core.queries import SUMMARY_FIELDS
 from liteflow.core.records import WorkflowInstance
 
-from ._rows import ERROR_COLUMNS, EVENT_COLUMNS, SUBSCRIPTION_COLUMNS, WORKFLOW_COLUMNS
+from ._direct import LOADERS, Columns, Prepared
+from ._rows import (
+    ERROR_COLUMNS,
+    EVENT_COLUMNS,
+    SUBSCRIPTION_COLUMNS,
+    WORKFLOW_COLUMN_TYPES,
+    WORKFLOW_COLUMNS,
+)
 
 __all__ = ["Statements"]
 
@@ -29,19 +36,23 @@ class Statements:
         error_columns = ", ".join(ERROR_COLUMNS)
 
         self.select_workflows = f"SELECT {workflow_columns} FROM {workflows}"
-        self.select_workflow = f"{self.select_workflows} WHERE id = %s"
-        self.insert_workflow = (
+        # What a worker reads before each run of passes: prepared too.
+        self.select_workflow = Prepared(f"{self.select_workflows} WHERE id = %s")
+        self.workflow_loaders: Columns = tuple(LOADERS[kind] for kind in WORKFLOW_COLUMN_TYPES)
+        insert_workflow = (
             f"INSERT INTO {workflows} ({workflow_columns}) VALUES ({_placeholders(len(WORKFLOW_COLUMNS))})"
         )
-        self.insert_new_workflow = f"{self.insert_workflow} ON CONFLICT (id) DO NOTHING"
+        # A start and a pass: the statements every workflow runs, prepared (see `_direct`).
+        self.insert_workflow = Prepared(insert_workflow)
+        self.insert_new_workflow = f"{insert_workflow} ON CONFLICT (id) DO NOTHING"
         # The usual write: a plain update, cheaper than an upsert's speculative insert. Its
         # parameters are the row's with the id moved last.
-        self.update_workflow = (
+        self.update_workflow = Prepared(
             f"UPDATE {workflows} SET ({', '.join(WORKFLOW_COLUMNS[1:])}) = "
             f"({_placeholders(len(WORKFLOW_COLUMNS) - 1)}) WHERE id = %s"
         )
         # An instance never created is stored too, as the in-memory provider does.
-        self.upsert_workflow = f"{self.insert_workflow} ON CONFLICT (id) DO UPDATE SET " + ", ".join(
+        self.upsert_workflow = f"{insert_workflow} ON CONFLICT (id) DO UPDATE SET " + ", ".join(
             f"{name} = excluded.{name}" for name in WORKFLOW_COLUMNS[1:]
         )
         # One statement writes a whole pass: atomic, and one round trip. Each list of new

@@ -13,6 +13,7 @@ from liteflow.core.errors import InvalidArgumentError, ProviderError
 from liteflow.core.providers import LockProvider
 
 from ._database import Connection, ServerAddress, check_seconds
+from ._direct import LOADERS, Columns, Prepared
 
 __all__ = ["PostgresLockProvider"]
 
@@ -20,6 +21,11 @@ _log = logging.getLogger("liteflow.postgres")
 
 #: After a failed connection attempt, acquisitions fail at once for this long (no hammering).
 _RECONNECT_PAUSE = 0.5
+#: Taken and released once per workflow run: prepared (see `_direct`).
+_TRY_LOCK = Prepared("SELECT pg_try_advisory_lock(%s)")
+_UNLOCK = Prepared("SELECT pg_advisory_unlock(%s)")
+_ALIVE = Prepared("SELECT true")
+_ANSWER: Columns = (LOADERS["boolean"],)
 
 
 class PostgresLockProvider(LockProvider):
@@ -90,7 +96,7 @@ class PostgresLockProvider(LockProvider):
             self._held[resource] = -1  # claimed by this thread until the server answers
         granted = False
         try:
-            session, answer = self._ask("SELECT pg_try_advisory_lock(%s)", self._key(resource))
+            session, answer = self._ask(_TRY_LOCK, self._key(resource))
             granted = answer is True
         finally:
             with self._state:
@@ -106,7 +112,7 @@ class PostgresLockProvider(LockProvider):
             session = self._held.pop(resource, None)
             if session is None or session != self._session:
                 return  # never held, or gone with its session
-        self._ask("SELECT pg_advisory_unlock(%s)", self._key(resource))
+        self._ask(_UNLOCK, self._key(resource))
 
     def holds_lock(self, resource: str) -> bool:
         with self._state:
@@ -125,7 +131,7 @@ class PostgresLockProvider(LockProvider):
         if connection is not None:
             connection.close()
 
-    def _ask(self, sql: str, key: int | None) -> tuple[int, object]:
+    def _ask(self, statement: Prepared, key: int | None) -> tuple[int, object]:
         """Run one statement on the session: (the session it ran on, its answer), or
         (session, None) when the server could not be reached (the session is then lost)."""
         with self._io:
@@ -135,11 +141,11 @@ class PostgresLockProvider(LockProvider):
             if connection is None:
                 return session, None
             try:
-                row = connection.execute(sql, () if key is None else (key,)).fetchone()
+                rows = statement.fetch(connection, () if key is None else (key,), _ANSWER)
             except psycopg.Error as exc:
                 self._lose_session(session, exc)
                 return session, None
-        return session, None if row is None else row[0]
+        return session, rows[0][0] if rows else None
 
     def _connected(self) -> Connection | None:
         """The session's connection (opened when missing); None while the server is down.
@@ -182,4 +188,4 @@ class PostgresLockProvider(LockProvider):
             with self._state:
                 holding = any(session == self._session for session in self._held.values())
             if holding:
-                self._ask("SELECT 1", None)
+                self._ask(_ALIVE, None)

@@ -85,7 +85,6 @@ class PostgresPersistenceProvider(PersistenceProvider):
             connect_timeout=connect_timeout,
             retry_timeout=retry_timeout,
             max_connections=max_connections,
-            name="liteflow-persistence",
         )
         self.schema = schema
         self.address = str(self._db.address)
@@ -117,7 +116,7 @@ class PostgresPersistenceProvider(PersistenceProvider):
         row = self._rows.workflow_row(workflow, workflow_id)
         self._db.write(
             f"create workflow {workflow_id}",
-            lambda connection: connection.execute(self._sql.insert_workflow, row),
+            lambda connection: self._sql.insert_workflow.execute(connection, row),
         )
         workflow.id = workflow_id
         return workflow_id
@@ -154,7 +153,7 @@ class PostgresPersistenceProvider(PersistenceProvider):
 
             def write(connection: Connection) -> None:
                 # Either statement alone is atomic, and the update changes nothing when it misses.
-                if connection.execute(self._sql.update_workflow, update).rowcount == 0:
+                if self._sql.update_workflow.execute(connection, update) == 0:
                     connection.execute(self._sql.upsert_workflow, row)
 
             self._db.run(f"write workflow {workflow.id}", write)
@@ -210,7 +209,11 @@ class PostgresPersistenceProvider(PersistenceProvider):
         return bool(suspended)
 
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance | None:
-        rows = self._fetch(f"load workflow {workflow_id}", self._sql.select_workflow, (workflow_id,))
+        sql = self._sql
+        rows = self._db.run(
+            f"load workflow {workflow_id}",
+            lambda connection: sql.select_workflow.fetch(connection, (workflow_id,), sql.workflow_loaders),
+        )
         return self._rows.workflow_from_row(rows[0]) if rows else None
 
     def get_workflow_instances(

@@ -14,6 +14,7 @@ from liteflow.core.errors import ProviderError
 from liteflow.core.providers import QueueProvider, QueueType
 
 from ._database import Connection, Database, ServerAddress, check_seconds, quoted_schema
+from ._direct import LOADERS, Columns, Prepared
 from ._schema import QUEUE, migrate
 
 __all__ = ["PostgresQueueProvider"]
@@ -22,6 +23,8 @@ _log = logging.getLogger("liteflow.postgres")
 
 #: How long the listener waits for a notification before it looks whether it should stop.
 _LISTEN_SECONDS = 1.0
+#: The columns a take returns: the row's id and the item.
+_TAKEN: Columns = (LOADERS["bigint"], LOADERS["text"])
 _MAX_LISTEN_BACKOFF = 2.0
 
 
@@ -62,7 +65,6 @@ class PostgresQueueProvider(QueueProvider):
             connect_timeout=connect_timeout,
             retry_timeout=retry_timeout,
             max_connections=max_connections,
-            name="liteflow-queue",
             # The store, not the queue, is what must survive a crash: the pollers find every due
             # instance and unprocessed event there. So a queue commit need not wait for the disk.
             settings=("SET synchronous_commit = off",),
@@ -72,17 +74,18 @@ class PostgresQueueProvider(QueueProvider):
         # A channel name is an identifier (at most 63 bytes): a digest keeps any schema's short.
         self.channel = "liteflow_queue_" + hashlib.blake2b(schema.encode(), digest_size=8).hexdigest()
         table = f"{self._schema}.queue"
-        self._enqueue = (
+        # Every workflow is queued, taken and completed once at least: prepared (see `_direct`).
+        self._enqueue = Prepared(
             f"WITH queued AS (INSERT INTO {table} (queue, item) VALUES (%s, %s) "
             "ON CONFLICT (queue, item) WHERE taken_until IS NULL DO NOTHING RETURNING queue) "
             "SELECT pg_notify(%s, queue::text) FROM queued"
         )
-        self._take = (
+        self._take = Prepared(
             f"UPDATE {table} SET taken_until = now() + make_interval(secs => %s) WHERE id = "
             f"(SELECT id FROM {table} WHERE queue = %s AND (taken_until IS NULL OR taken_until < now()) "
             "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id, item"
         )
-        self._complete = f"DELETE FROM {table} WHERE id = ANY(%s)"
+        self._complete = Prepared(f"DELETE FROM {table} WHERE id = %s")
         self._mutex = threading.Lock()
         self._waiters = {queue: threading.Condition(self._mutex) for queue in QueueType}
         self._arrivals = dict.fromkeys(QueueType, 0)
@@ -115,7 +118,7 @@ class PostgresQueueProvider(QueueProvider):
         queue = QueueType(queue)
         self._db.run(
             f"queue {data} on the {queue.name.lower()} queue",
-            lambda connection: connection.execute(self._enqueue, (int(queue), data, self.channel)),
+            lambda connection: self._enqueue.execute(connection, (int(queue), data, self.channel)),
         )
 
     def dequeue_work(self, queue: QueueType) -> str | None:
@@ -144,18 +147,18 @@ class PostgresQueueProvider(QueueProvider):
         """The oldest waiting item, or None; a server that cannot be reached before `deadline`
         counts as an empty queue (the worker comes back, and the outage is logged once)."""
         try:
-            row = self._db.run(
+            rows = self._db.run(
                 f"take from the {queue.name.lower()} queue",
-                lambda connection: connection.execute(self._take, (self._visibility, int(queue))).fetchone(),
+                lambda connection: self._take.fetch(connection, (self._visibility, int(queue)), _TAKEN),
                 retry_for=max(0.0, deadline - time.monotonic()),
             )
         except ProviderError as exc:
             if isinstance(exc.__cause__, psycopg.OperationalError):
                 return None
             raise
-        if row is None:
+        if not rows:
             return None
-        row_id, item = row
+        ((row_id, item),) = rows
         with self._in_hand_lock:
             self._in_hand.setdefault((queue, item), []).append(row_id)
         return str(item)
@@ -165,9 +168,11 @@ class PostgresQueueProvider(QueueProvider):
         with self._in_hand_lock:
             row_ids = self._in_hand.pop((QueueType(queue), data), [])
         if row_ids:
-            self._db.run(
-                f"complete {data}", lambda connection: connection.execute(self._complete, (row_ids,))
-            )
+            self._db.run(f"complete {data}", lambda connection: self._complete_rows(connection, row_ids))
+
+    def _complete_rows(self, connection: Connection, row_ids: list[int]) -> None:
+        for row_id in row_ids:  # one, unless the same item was taken twice
+            self._complete.execute(connection, (row_id,))
 
     def wake_dequeues(self) -> None:
         with self._mutex:

@@ -14,16 +14,17 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/liteflow-package.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 t0=$(date +%s)
 
-echo "-- build (sdist, then the wheel from it)"
+step() { echo "-- [$(($(date +%s) - t0)) s] $*"; }
+step "build (sdist, then the wheel from it)"
 "$PY" -m build --outdir "$WORK/dist" . >"$WORK/build.log" 2>&1 || { tail -n 30 "$WORK/build.log"; exit 1; }
 SDIST=$(ls "$WORK"/dist/liteflow-*.tar.gz)
 WHEEL=$(ls "$WORK"/dist/liteflow-*.whl)
 echo "$(basename "$SDIST") $(basename "$WHEEL")"
 
-echo "-- twine check"
+step "twine check"
 "$PY" -m twine check --strict "$SDIST" "$WHEEL"
 
-echo "-- wheel contents"
+step "wheel contents"
 "$PY" - "$WHEEL" <<'EOF'
 """py.typed in every top-level package, the dashboard's files, no tests, bench or samples."""
 import sys
@@ -42,11 +43,17 @@ if problems:
 print(f"{len(names)} files; py.typed in {', '.join(packages)}")
 EOF
 
-# A clean virtual environment (no pip of its own: the checkout's pip installs into it).
+step "wheelhouse: the wheel's dependencies with every extra, resolved once"
+"$PY" -m pip wheel --quiet --disable-pip-version-check --wheel-dir "$WORK/wheels" "$WHEEL[all,dev]" \
+    >"$WORK/wheels.log" 2>&1 || { tail -n 30 "$WORK/wheels.log"; exit 1; }
+
+# new_venv NAME REQUIREMENT: a clean virtual environment with only REQUIREMENT, from the
+# wheelhouse (no pip of its own: the checkout's pip installs into it; no .pyc compiled ahead).
 new_venv() {
     "$PY" -m venv --without-pip "$WORK/venv-$1"
-    "$PY" -m pip --python "$WORK/venv-$1/bin/python" install --quiet --disable-pip-version-check "$2" \
-        >"$WORK/pip-$1.log" 2>&1 || { tail -n 30 "$WORK/pip-$1.log"; exit 1; }
+    "$PY" -m pip --python "$WORK/venv-$1/bin/python" install --quiet --disable-pip-version-check \
+        --no-compile --no-index --find-links "$WORK/wheels" "$2" >"$WORK/pip-$1.log" 2>&1 ||
+        { tail -n 30 "$WORK/pip-$1.log"; return 1; }
 }
 
 # Run Python in a venv from a directory outside the checkout, the script's own directory kept
@@ -67,7 +74,7 @@ for name in sys.argv[1:]:
 EOF
 }
 
-echo "-- no extra: the core alone"
+step "no extra: the core alone"
 new_venv core "$WHEEL"
 imports core liteflow liteflow.core liteflow.core.testing liteflow.operate liteflow.cli
 in_venv core - <<'EOF'
@@ -82,27 +89,33 @@ EOF
 "$WORK/venv-core/bin/liteflow" --help >/dev/null
 in_venv core "$ROOT/samples/01_hello_world.py"
 
-# Each extra and the modules it makes importable.
-declare -A MODULES=(
-    [azure]="liteflow_azure liteflow.providers.azure"
-    [mongo]="liteflow_mongo liteflow.providers.mongo"
-    [rabbitmq]="liteflow_rabbitmq"
-    [redis]="liteflow_redis"
-    [otel]="liteflow.otel"
-    [postgres]="liteflow_postgres"
-    [dashboard]="liteflow.dashboard liteflow.dashboard._serve"
-    [cron]="liteflow.core.cron cronsim"
-)
-for extra in azure mongo rabbitmq redis otel postgres dashboard cron; do
-    echo "-- extra $extra"
-    new_venv "$extra" "$WHEEL[$extra]"
-    # shellcheck disable=SC2086 # a list of module names
-    imports "$extra" ${MODULES[$extra]}
-done
+# extra_modules EXTRA: the modules that EXTRA makes importable.
+extra_modules() {
+    case $1 in
+        azure) echo liteflow_azure liteflow.providers.azure ;;
+        mongo) echo liteflow_mongo liteflow.providers.mongo ;;
+        rabbitmq) echo liteflow_rabbitmq ;;
+        redis) echo liteflow_redis ;;
+        otel) echo liteflow.otel ;;
+        postgres) echo liteflow_postgres ;;
+        dashboard) echo liteflow.dashboard liteflow.dashboard._serve ;;
+        cron) echo liteflow.core.cron cronsim ;;
+    esac
+}
+check_extra() {
+    # shellcheck disable=SC2046 # a list of module names
+    new_venv "$1" "$WHEEL[$1]" && imports "$1" $(extra_modules "$1") && echo "extra $1: imports"
+}
+# One clean venv per extra, two at a time (pip keeps one core busy).
+step "each extra in a clean venv"
+export -f new_venv imports in_venv extra_modules check_extra
+export PY WORK WHEEL
+printf '%s\n' azure mongo rabbitmq redis otel postgres dashboard cron |
+    xargs -P 2 -I{} bash -c 'check_extra "$1" || { echo "extra $1: FAILED" >&2; exit 1; }' _ {}
 
-echo "-- extras all,dev: the samples, the 0.3.1-style code and the public API, on the installed wheel"
+step "extras all,dev: the samples, the 0.3.1-style code and the public API, on the installed wheel"
 new_venv all "$WHEEL[all,dev]"
 cp -r "$ROOT/tests" "$ROOT/samples" "$ROOT/pyproject.toml" "$WORK/run/"
 in_venv all -m pytest -q -p no:cacheprovider \
     tests/scenarios/test_samples.py tests/scenarios/test_original_style.py tests/unit/test_public_api.py
-echo "-- package checked in $(($(date +%s) - t0)) s"
+step "package checked"

@@ -48,7 +48,7 @@ from .journal import ERRORS, EVENTS, HISTORY, JOURNAL, SUBSCRIPTIONS, Journal, e
 from .schema import migrate
 from .shared_state import SHARED_STATE, SHARED_STATE_INDEXES, SharedStates
 
-__all__ = ["MongoPersistenceProvider"]
+__all__ = ["MongoPersistenceProvider", "WORKFLOWS", "INDEXES"]
 
 _log = logging.getLogger("liteflow.mongo")
 

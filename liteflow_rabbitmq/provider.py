@@ -18,7 +18,7 @@ from liteflow.core.providers import QueueProvider, QueueType
 
 __all__ = ["RabbitMQQueueProvider"]
 
-logger = logging.getLogger("liteflow.rabbitmq")
+_log = logging.getLogger("liteflow.rabbitmq")
 
 #: What a dead or unreachable broker raises; such a connection is dropped and opened again.
 #: (pika's exceptions often have an empty str(), so messages show their repr.)
@@ -64,7 +64,7 @@ class _Link:
             if self.connection.is_open:
                 self.connection.close()
         except _TRANSIENT_ERRORS as error:
-            logger.debug("closing a RabbitMQ connection failed: %r", error)
+            _log.debug("closing a RabbitMQ connection failed: %r", error)
 
 
 class _Consumer(_Link):
@@ -137,7 +137,7 @@ class _Consumer(_Link):
         try:
             self.connection.add_callback_threadsafe(lambda: None)
         except _TRANSIENT_ERRORS as error:
-            logger.debug("waking a closed RabbitMQ consumer: %r", error)
+            _log.debug("waking a closed RabbitMQ consumer: %r", error)
 
     def close(self) -> None:
         """Unacked and buffered deliveries go back to the queue when the channel closes."""
@@ -293,7 +293,7 @@ class RabbitMQQueueProvider(QueueProvider):
 
     def _drop_publisher(self, what: str) -> None:
         """Forget a failed publishing connection (the caller holds the publish lock)."""
-        logger.warning("RabbitMQ at %s: %s; reconnecting", self.address, what)
+        _log.warning("RabbitMQ at %s: %s; reconnecting", self.address, what)
         if self._publisher is not None:
             self._publisher.close()
             self._publisher = None
@@ -316,7 +316,7 @@ class RabbitMQQueueProvider(QueueProvider):
                     return
                 except ProviderError as error:
                     failure: Exception = error
-                    logger.warning("%s; retrying in %.1f s", error, delay)
+                    _log.warning("%s; retrying in %.1f s", error, delay)
                 except _TRANSIENT_ERRORS as error:
                     failure = error
                     self._drop_publisher(f"publishing to {name} failed ({error!r})")
@@ -367,7 +367,7 @@ class RabbitMQQueueProvider(QueueProvider):
                         f"({error!r}); the broker will deliver it again",
                     )
                     return
-        logger.warning(
+        _log.warning(
             "RabbitMQ at %s: no open delivery of %r from %s on this thread's channel (its connection "
             "was closed, or another thread dequeued it); the broker will deliver it again",
             self.address,
@@ -417,7 +417,7 @@ class RabbitMQQueueProvider(QueueProvider):
     def _back_off(self, what: str) -> None:
         """Log `what` (which names the broker) and hold this thread's next connect back a little."""
         state = self._local
-        logger.warning("%s; reconnecting in %.1f s", what, state.backoff)
+        _log.warning("%s; reconnecting in %.1f s", what, state.backoff)
         state.retry_at = time.monotonic() + state.backoff
         state.backoff = min(state.backoff * 2, _MAX_BACKOFF)
 

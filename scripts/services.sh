@@ -442,11 +442,22 @@ ensure_mongo_installed() {
     say "mongo: made venv ($py) and installed ${MONGO_PIP_SPECS[*]} in $(elapsed_since "$t0")s"
 }
 
+# mongo_python: an interpreter with pymongo: the mongoeco venv's, else the checkout's .venv
+# (scripts/test.sh's), so `status` sees a server that another checkout started.
+mongo_python() {
+    local py
+    for py in "$MONGO_VENV/bin/python" "$ROOT/.venv/bin/python"; do
+        if [[ -x $py ]] && "$py" -c 'import pymongo' 2>/dev/null; then printf '%s\n' "$py"; return 0; fi
+    done
+    return 1
+}
+
 # mongo_ping PORT SECONDS [PID]: pymongo admin ping, retried in one process until
 # SECONDS pass; exit 2 at once if PID has exited.
 mongo_ping() {
-    [[ -x $MONGO_VENV/bin/python ]] || return 1
-    "$MONGO_VENV/bin/python" - "$1" "$2" "${3:-0}" <<'EOF'
+    local py
+    py=$(mongo_python) || return 1
+    "$py" - "$1" "$2" "${3:-0}" <<'EOF'
 import os, sys, time
 import pymongo
 port, secs, pid = int(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])

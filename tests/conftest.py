@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import pytest
 
 from liteflow.core import PersistenceProvider
 from liteflow.core.testing import FakeClock
+from tests.servers import ServerUnreachable
 from tests.support import Scenario, persistence_factories, running_host
 
 
@@ -40,3 +41,15 @@ def local_persistence(request: pytest.FixtureRequest) -> Iterator[PersistencePro
     """A fresh memory, then SQLite, store: for a test that starts a host with options of its own."""
     with persistence_factories()[request.param]() as persistence:
         yield persistence
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A skip for want of a server is reported at ``tests/servers.py``, not at the test, so the
+    summary folds the skips of each server into one line that says how to provide it."""
+    report = yield
+    if call.excinfo is not None and isinstance(call.excinfo.value, ServerUnreachable):
+        report.longrepr = ("tests/servers.py", None, f"Skipped: {call.excinfo.value.msg}")
+    return report

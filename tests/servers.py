@@ -59,6 +59,7 @@ __all__ = [
     "require_server",
     "restart_rabbitmq",
     "server_address",
+    "ServerUnreachable",
     "services",
     "stopped_rabbitmq",
     "stopped_redis",
@@ -78,19 +79,41 @@ def redacted(address: str) -> str:
 
 def require_server(name: str, env_var: str, default: str, probe: Callable[[str], None]) -> str:
     """Return the address of server `name` (from `env_var`, else `default`) once `probe` accepts it."""
-    return require_address(name, server_address(env_var, default), probe)
+    service = SERVICE_OF_VARIABLE.get(env_var)
+    start = f" or run `bash scripts/services.sh start {service}`" if service else ""
+    hint = f"set {env_var} to one{start}"
+    return require_address(name, server_address(env_var, default), probe, hint)
 
 
-def require_address(name: str, address: str, probe: Callable[[str], None]) -> str:
+class ServerUnreachable(pytest.skip.Exception):
+    """The skip of a test whose server does not answer: ``tests/conftest.py`` reports these
+    skips at this module rather than at each test, so pytest's summary has one line per server."""
+
+
+#: Why each unreachable server's tests are skipped, so later tests skip at once with the same
+#: reason, which pytest's summary then reports on one line per server rather than one per test.
+_unreachable: dict[tuple[str, str], str] = {}
+
+
+def require_address(name: str, address: str, probe: Callable[[str], None], hint: str = "") -> str:
     """Return `address` once `probe` accepts it: for a server that must be at a fixed address."""
-    try:
-        probe(address)
-    except Exception as error:
-        message = f"{name} not reachable at {redacted(address)}: {error}"
-        if os.environ.get("CI"):
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
-    return address
+    if os.environ.get("CI"):
+        try:
+            probe(address)
+        except Exception as error:
+            pytest.fail(f"{name} not reachable at {redacted(address)}: {error}", pytrace=False)
+        return address
+    key = (name, address)
+    if key not in _unreachable:
+        try:
+            probe(address)
+        except Exception as error:
+            _unreachable[key] = f"{name} not reachable at {redacted(address)}: {error}" + (
+                f"; to test it, {hint}" if hint else ""
+            )
+        else:
+            return address
+    raise ServerUnreachable(_unreachable[key])
 
 
 MONGO_URI_ENV = "LITEFLOW_MONGO_URI"
@@ -146,7 +169,9 @@ def require_chromium() -> tuple[str, str]:
     """Debian's Chromium and its ChromeDriver, for the dashboard's browser tests."""
     browser = server_address(CHROMIUM_ENV, "/usr/bin/chromium")
     driver = server_address(CHROMEDRIVER_ENV, "/usr/bin/chromedriver")
-    require_address("Chromium", f"{browser},{driver}", _executables)
+    require_address(
+        "Chromium", f"{browser},{driver}", _executables, "run `bash scripts/services.sh start chromium`"
+    )
     return browser, driver
 
 
@@ -290,8 +315,22 @@ def require_azure() -> str:
 def require_azurite_on_default_ports() -> str:
     """The emulator's development account at its well-known endpoints, which an account object
     with ``is_emulated=True`` means whatever ``LITEFLOW_AZURE_CONNECTION_STRING`` says."""
-    return require_address("Azurite on its default ports", AZURE_DEFAULT_CONNECTION_STRING, ping_azure)
+    return require_address(
+        "Azurite on its default ports",
+        AZURE_DEFAULT_CONNECTION_STRING,
+        ping_azure,
+        "run `bash scripts/services.sh start azurite`",
+    )
 
+
+#: The `scripts/services.sh` server behind each address variable.
+SERVICE_OF_VARIABLE = {
+    MONGO_URI_ENV: "mongo",
+    POSTGRES_URL_ENV: "postgres",
+    RABBITMQ_URL_ENV: "rabbitmq",
+    REDIS_URLS_ENV: "redis",
+    AZURE_CONNECTION_STRING_ENV: "azurite",
+}
 
 SERVICES_SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "services.sh"
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}

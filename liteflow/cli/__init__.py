@@ -21,8 +21,9 @@ from liteflow.core.errors import (
 )
 from liteflow.operate import Operator
 
-from ._commands import COMMANDS, EXIT_REFUSED
-from ._parser import build_parser
+from ._commands import COMMANDS as _COMMANDS
+from ._commands import EXIT_REFUSED
+from ._parser import build_parser as _build_parser
 
 __all__ = ["EXIT_FAILED", "EXIT_NOT_FOUND", "EXIT_REFUSED", "EXIT_USAGE", "main"]
 
@@ -40,7 +41,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     """Run one command; return its exit code."""
     out = out or sys.stdout
     err = err or sys.stderr
-    args = build_parser().parse_args(argv)
+    args = _build_parser().parse_args(argv)
     if args.store is None and args.app is None:
         return _fail(
             err, "name the store: --store URL (or LITEFLOW_STORE), or the application: --app M:A", EXIT_USAGE
@@ -51,7 +52,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
         if args.command == "dashboard":
             return _dashboard(args, out)
         with Operator.open(args.store, args.app) as operator:
-            return COMMANDS[args.command](operator, args, out)
+            return _COMMANDS[args.command](operator, args, out)
     except WorkflowNotFoundError as exc:
         return _fail(err, str(exc), EXIT_NOT_FOUND)
     except WorkflowStateError as exc:

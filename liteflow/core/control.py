@@ -37,12 +37,12 @@ from .result_processor import ResultProcessor
 from .text import is_storable_text
 from .worker_services import ControlRequests
 
-__all__ = ["CONTROL_LOCK_TIMEOUT", "InstanceControl"]
+__all__ = ["CONTROL_LOCK_TIMEOUT", "InstanceControl", "checked_actor"]
 
 #: How long an action waits for a running pass to release the instance.
 CONTROL_LOCK_TIMEOUT = 10.0
 #: The longest `actor` text kept in a history.
-MAX_ACTOR = 200
+_MAX_ACTOR = 200
 
 _STATUS_ACTIONS = {
     WorkflowInstance.SUSPENDED: WorkflowAction.SUSPEND,
@@ -54,8 +54,8 @@ _STATUS_ACTIONS = {
 def checked_actor(actor: object, where: str) -> str | None:
     if actor is None:
         return None
-    if not isinstance(actor, str) or not actor or len(actor) > MAX_ACTOR or not is_storable_text(actor):
-        raise InvalidArgumentError(f"{where}: actor must be text of 1 to {MAX_ACTOR} characters, or None")
+    if not isinstance(actor, str) or not actor or len(actor) > _MAX_ACTOR or not is_storable_text(actor):
+        raise InvalidArgumentError(f"{where}: actor must be text of 1 to {_MAX_ACTOR} characters, or None")
     return actor
 
 

@@ -24,7 +24,7 @@ __all__ = ["HostEventLoop"]
 T = TypeVar("T")
 
 #: How long stopping waits for cancelled tasks to unwind before closing the loop.
-CANCEL_GRACE = 2.0
+_CANCEL_GRACE = 2.0
 
 
 async def _awaited(awaitable: Awaitable[T]) -> T:
@@ -59,11 +59,11 @@ class HostEventLoop:
         self._loop = None
         cancelled = asyncio.run_coroutine_threadsafe(_cancel_all(), loop)
         try:
-            cancelled.result(CANCEL_GRACE)
+            cancelled.result(_CANCEL_GRACE)
         except Exception:
-            self._logger.warning("tasks of the event loop did not unwind within %.0f s", CANCEL_GRACE)
+            self._logger.warning("tasks of the event loop did not unwind within %.0f s", _CANCEL_GRACE)
         loop.call_soon_threadsafe(loop.stop)
-        thread.join(CANCEL_GRACE)
+        thread.join(_CANCEL_GRACE)
         self._io.shutdown()
         self._steps.shutdown()
 
@@ -143,4 +143,4 @@ async def _cancel_all() -> None:
     for task in tasks:
         task.cancel()
     if tasks:
-        await asyncio.wait(tasks, timeout=CANCEL_GRACE)
+        await asyncio.wait(tasks, timeout=_CANCEL_GRACE)

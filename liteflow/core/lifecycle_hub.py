@@ -29,6 +29,7 @@ __all__ = [
     "LifecycleEventHub",
     "decode_event",
     "encode_event",
+    "call_handler",
 ]
 
 LifecycleEventHandler = Callable[[LifecycleEvent], object]

@@ -37,10 +37,10 @@ from .records import EventSubscription, ExecutionError, WorkflowInstance
 from .result_processor import ExecutionReport
 from .worker_services import Services
 
-__all__ = ["STATUS_EVENTS", "HandedOver", "PassRunner", "PassesDone", "record_error"]
+__all__ = ["STATUS_EVENTS", "HandedOver", "PassRunner", "PassesDone", "record_error", "status_event"]
 
 #: Passes one worker runs back to back on one instance before letting others have a turn.
-MAX_INLINE_PASSES = 100
+_MAX_INLINE_PASSES = 100
 
 
 #: The lifecycle event announcing that an instance reached each status.
@@ -89,13 +89,13 @@ class PassesDone:
         Earlier events are looked up again now the subscriptions are stored: one published
         between the first look and the write may already have been processed without them.
         """
-        queued = self.events_to_queue + reopen_earlier_events(services, self.subscribed, write=True)
+        queued = self.events_to_queue + _reopen_earlier_events(services, self.subscribed, write=True)
         for event_id in dict.fromkeys(queued):
             services.queue.queue_work(QueueType.EVENT, event_id)
         services.wake_at_next_execution(self.workflow_id, self.next_execution)
 
 
-def reopen_earlier_events(
+def _reopen_earlier_events(
     services: Services, subscriptions: list[EventSubscription], write: bool
 ) -> list[str]:
     """The earliest stored event each new subscription should receive (one published before it
@@ -162,7 +162,7 @@ class PassRunner:
         done = PassesDone(workflow.id)
         # A pass run but not written yet (see `_may_defer`): the next write includes it.
         deferred: ExecutionReport | None = None
-        for _ in range(MAX_INLINE_PASSES):
+        for _ in range(_MAX_INLINE_PASSES):
             status_before = workflow.status
             if workflow.id in services.control:  # a suspend, resume or terminate waits for it
                 if deferred is not None:
@@ -280,7 +280,7 @@ class PassRunner:
         finished = child_completion_event(workflow, now)
         if finished is not None:
             changes.events.append(finished)
-        for event_id in reopen_earlier_events(services, changes.subscriptions, write=False):
+        for event_id in _reopen_earlier_events(services, changes.subscriptions, write=False):
             changes.event_marks[event_id] = False
         if not self._write(changes):
             return False

@@ -24,6 +24,7 @@ __all__ = [
     "checked_instance_id",
     "event_key_text",
     "new_id",
+    "MAX_INSTANCE_ID",
 ]
 
 

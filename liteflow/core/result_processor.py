@@ -24,12 +24,12 @@ __all__ = ["ExecutionReport", "ResultProcessor"]
 #: In a saga's persistence data while its compensations run.
 _COMPENSATING = "compensating"
 #: Characters of a failure's traceback kept with its error (the last ones: the innermost frames).
-MAX_TRACEBACK = 16_000
+_MAX_TRACEBACK = 16_000
 
 
 def _traceback_text(exc: BaseException) -> str:
     text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    return text if len(text) <= MAX_TRACEBACK else "...\n" + text[-MAX_TRACEBACK:]
+    return text if len(text) <= _MAX_TRACEBACK else "...\n" + text[-_MAX_TRACEBACK:]
 
 
 class ExecutionReport:

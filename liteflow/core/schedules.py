@@ -34,8 +34,8 @@ __all__ = [
     "tick_instance_id",
 ]
 
-KIND = "liteflow.schedule"
-CATCH_UP = ("latest", "all", "none")
+_KIND = "liteflow.schedule"
+_CATCH_UP = ("latest", "all", "none")
 #: At most this many missed ticks start with ``catch_up="all"`` (the latest ones).
 CATCH_UP_LIMIT = 100
 #: A tick not started within this long after its time was missed.
@@ -124,13 +124,13 @@ class ScheduleBook:
         """Store `schedule`. One already stored under its id keeps its progress (and pause)
         when it starts the same workflow at the same ticks; else it is replaced."""
         _checked_id(schedule.schedule_id)
-        if schedule.catch_up not in CATCH_UP:
+        if schedule.catch_up not in _CATCH_UP:
             raise InvalidArgumentError(
-                f"catch_up must be one of {', '.join(map(repr, CATCH_UP))}, got {schedule.catch_up!r}"
+                f"catch_up must be one of {', '.join(map(repr, _CATCH_UP))}, got {schedule.catch_up!r}"
             )
         expression = CronExpression(schedule.cron, schedule.timezone)
         for _ in range(_WRITE_TRIES):
-            state = self._persistence.get_shared_state(KIND, schedule.schedule_id)
+            state = self._persistence.get_shared_state(_KIND, schedule.schedule_id)
             stored = None if state is None else CronSchedule._of(state)
             if stored is not None and stored._same_plan(schedule):
                 return stored
@@ -142,7 +142,7 @@ class ScheduleBook:
                 }
             )
             fresh = SharedState(
-                KIND, planned.schedule_id, planned._value(), 0 if state is None else state.version
+                _KIND, planned.schedule_id, planned._value(), 0 if state is None else state.version
             )
             if self._persistence.put_shared_state(fresh):
                 return planned
@@ -152,13 +152,13 @@ class ScheduleBook:
 
     def remove(self, schedule_id: str) -> bool:
         """Delete a schedule; False if there was none with that id."""
-        return self._persistence.delete_shared_state(KIND, _checked_id(schedule_id))
+        return self._persistence.delete_shared_state(_KIND, _checked_id(schedule_id))
 
     def set_paused(self, schedule_id: str, paused: bool, now: datetime) -> bool:
         """Pause or resume; a resumed schedule starts with its first tick after now (the
         ticks it slept through are skipped). False if there is no such schedule."""
         for _ in range(_WRITE_TRIES):
-            state = self._persistence.get_shared_state(KIND, _checked_id(schedule_id))
+            state = self._persistence.get_shared_state(_KIND, _checked_id(schedule_id))
             if state is None:
                 return False
             schedule = CronSchedule._of(state)
@@ -173,7 +173,7 @@ class ScheduleBook:
 
     def all(self) -> list[CronSchedule]:
         """Every stored schedule, with its plan, pause and next tick."""
-        return [CronSchedule._of(state) for state in self._persistence.get_shared_states(KIND)]
+        return [CronSchedule._of(state) for state in self._persistence.get_shared_states(_KIND)]
 
     def due(self, now: datetime, runs: Callable[[CronSchedule], bool]) -> list[str]:
         """Ids of the schedules `runs` accepts that have a tick to start at `now`."""
@@ -191,7 +191,7 @@ class ScheduleBook:
     ) -> datetime | None:
         """Start the due ticks of every schedule `runs` accepts; return the earliest next tick."""
         earliest: datetime | None = None
-        for state in self._persistence.get_shared_states(KIND):
+        for state in self._persistence.get_shared_states(_KIND):
             schedule = CronSchedule._of(state)
             if schedule.paused or schedule.next_tick is None or not runs(schedule):
                 continue

@@ -13,7 +13,7 @@ from .options import HostOptions
 from .providers import LockProvider, PersistenceProvider, QueueProvider, QueueType
 from .scheduler import WakeUpScheduler
 
-__all__ = ["ControlRequests", "Services", "RetryLater", "consume"]
+__all__ = ["ControlRequests", "Services", "RetryLater", "consume", "FAILED_ITEM_RETRIES"]
 
 #: Tries a worker makes, backing off over about 3 s, to handle an item whose handler raised.
 FAILED_ITEM_RETRIES = 8

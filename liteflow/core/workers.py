@@ -15,7 +15,16 @@ from .quarantine import QUARANTINE_AFTER, Quarantine
 from .records import WorkflowInstance
 from .worker_services import FAILED_ITEM_RETRIES, RetryLater, Services, consume
 
-__all__ = ["EventConsumer", "RunnablePoller", "Services", "WorkflowConsumer", "event_lock_name"]
+__all__ = [
+    "EventConsumer",
+    "RunnablePoller",
+    "Services",
+    "WorkflowConsumer",
+    "event_lock_name",
+    "LOCKED_WORKFLOW_RETRIES",
+    "POLL_RUNNABLES_LOCK",
+    "POLL_EVENTS_LOCK",
+]
 
 #: Tries a worker makes, backing off over about 3 s, to run an instance it found locked.
 LOCKED_WORKFLOW_RETRIES = 8

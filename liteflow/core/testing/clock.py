@@ -19,7 +19,7 @@ __all__ = ["FakeClock"]
 
 _logger = logging.getLogger("liteflow.testing")
 #: How long `advance` waits (real seconds) for the hosts to finish what is due before moving.
-SETTLE_TIMEOUT = 5.0
+_SETTLE_TIMEOUT = 5.0
 _POLL = 0.002
 
 
@@ -94,12 +94,12 @@ class FakeClock(Clock):
         return due
 
     def _settle(self) -> None:
-        deadline = time.monotonic() + SETTLE_TIMEOUT
+        deadline = time.monotonic() + _SETTLE_TIMEOUT
         while due := self.due_work():
             if time.monotonic() >= deadline:
                 _logger.warning(
                     "FakeClock.advance: still due after %.0f s, moving the clock anyway: %s",
-                    SETTLE_TIMEOUT,
+                    _SETTLE_TIMEOUT,
                     due,
                 )
                 return

@@ -126,6 +126,7 @@ def _load(serializer: Serializer, document: Any, where: str) -> Any:
 
 
 def pointer_document(serializer: Serializer, pointer: ExecutionPointer, index: int) -> dict[str, Any]:
+    """An execution pointer as stored inside its workflow's document, at `index`."""
     document: dict[str, Any] = {name: getattr(pointer, name) for name in POINTER_PLAIN}
     for name in POINTER_ID_LISTS:
         document[name] = list(getattr(pointer, name))
@@ -138,6 +139,7 @@ def pointer_document(serializer: Serializer, pointer: ExecutionPointer, index: i
 def pointer_from_document(
     serializer: Serializer, document: dict[str, Any], workflow_id: str, index: int
 ) -> ExecutionPointer:
+    """The pointer a stored pointer document holds; raises SerializationError when it is malformed."""
     if type(document) is not dict:
         raise SerializationError(f"cannot load workflow {workflow_id} pointer {index}: not a document")
     where = f"workflow {workflow_id} pointer {index}"
@@ -207,6 +209,7 @@ def workflow_document(serializer: Serializer, workflow: WorkflowInstance) -> dic
 
 
 def workflow_from_document(serializer: Serializer, document: dict[str, Any]) -> WorkflowInstance:
+    """The instance a workflow document holds; raises SerializationError when it is malformed."""
     workflow = WorkflowInstance()
     workflow.id = document["_id"]
     workflow.workflow_definition_id = document.get("workflow_definition_id", "")
@@ -247,6 +250,7 @@ def summary_from_document(document: dict[str, Any]) -> WorkflowSummary:
 
 
 def subscription_document(subscription: EventSubscription) -> dict[str, Any]:
+    """A subscription as stored."""
     document: dict[str, Any] = {
         "_id": subscription.id,
         "workflow_id": subscription.workflow_id,
@@ -261,6 +265,7 @@ def subscription_document(subscription: EventSubscription) -> dict[str, Any]:
 
 
 def subscription_from_document(document: dict[str, Any]) -> EventSubscription:
+    """The subscription a stored document holds."""
     subscription = EventSubscription()
     subscription.id = document["_id"]
     subscription.workflow_id = document.get("workflow_id", "")
@@ -273,6 +278,7 @@ def subscription_from_document(document: dict[str, Any]) -> EventSubscription:
 
 
 def event_document(serializer: Serializer, event: Event, event_id: str) -> dict[str, Any]:
+    """An event as stored, its data encoded by `serializer`."""
     document: dict[str, Any] = {
         "_id": event_id,
         "event_name": event.event_name,
@@ -285,6 +291,7 @@ def event_document(serializer: Serializer, event: Event, event_id: str) -> dict[
 
 
 def event_from_document(serializer: Serializer, document: dict[str, Any]) -> Event:
+    """The event a stored document holds, its data decoded by `serializer`."""
     event = Event()
     event.id = document["_id"]
     event.event_name = document.get("event_name", "")
@@ -296,6 +303,7 @@ def event_from_document(serializer: Serializer, document: dict[str, Any]) -> Eve
 
 
 def error_document(error: ExecutionError, error_id: str) -> dict[str, Any]:
+    """An execution error as stored, under `error_id`."""
     document: dict[str, Any] = {
         "_id": error_id,
         "workflow_id": error.workflow_id,
@@ -308,6 +316,7 @@ def error_document(error: ExecutionError, error_id: str) -> dict[str, Any]:
 
 
 def error_from_document(document: dict[str, Any]) -> ExecutionError:
+    """The execution error a stored document holds."""
     error = ExecutionError()
     error.workflow_id = document.get("workflow_id", "")
     error.execution_pointer_id = document.get("execution_pointer_id", "")
@@ -318,4 +327,5 @@ def error_from_document(document: dict[str, Any]) -> ExecutionError:
 
 
 def ids_of(documents: Iterable[dict[str, Any]]) -> list[str]:
+    """The ids of the documents a query returned."""
     return [document["_id"] for document in documents]

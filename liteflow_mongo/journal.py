@@ -87,6 +87,7 @@ def journal_entries(serializer: Serializer, changes: WorkflowChanges) -> list[Do
 
 
 def error_entries(errors: Sequence[ExecutionError]) -> list[Document]:
+    """Journal entries that insert the pass's execution errors."""
     return [{**error_document(error, new_id()), _OP: _ERROR} for error in errors]
 
 

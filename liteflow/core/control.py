@@ -52,6 +52,7 @@ _STATUS_ACTIONS = {
 
 
 def checked_actor(actor: object, where: str) -> str | None:
+    """The actor recorded with a repair action, checked where the operator gave it."""
     if actor is None:
         return None
     if not isinstance(actor, str) or not actor or len(actor) > _MAX_ACTOR or not is_storable_text(actor):

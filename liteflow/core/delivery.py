@@ -17,6 +17,7 @@ __all__ = ["EventConsumer", "event_lock_name"]
 
 
 def event_lock_name(event_id: str) -> str:
+    """The lock an event's delivery holds, so that two nodes never deliver one event at once."""
     return f"liteflow:event:{event_id}"
 
 

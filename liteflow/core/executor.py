@@ -37,6 +37,7 @@ def _timed_wait(pointer: ExecutionPointer) -> bool:
 
 
 def is_due(pointer: ExecutionPointer, now: datetime) -> bool:
+    """Whether the pointer runs in a pass at `now`: active and awake, or a timed wait past its timeout."""
     if pointer.active:
         return pointer.sleep_until is None or pointer.sleep_until <= now
     return _timed_wait(pointer) and pointer.sleep_until is not None and pointer.sleep_until <= now

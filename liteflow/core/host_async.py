@@ -26,6 +26,7 @@ __all__ = ["AsyncHostMethods", "finished", "poll_pauses", "unfinished_error"]
 
 
 def finished(instance: WorkflowInstance) -> bool:
+    """Whether the instance will run no more steps (complete or terminated)."""
     return instance.status in (WorkflowInstance.COMPLETE, WorkflowInstance.TERMINATED)
 
 
@@ -40,6 +41,7 @@ def poll_pauses(timeout: float) -> Iterator[float]:
 
 
 def unfinished_error(instance: WorkflowInstance, timeout: float) -> TimeoutError:
+    """The error a wait for a workflow raises at its deadline, naming the instance and its status."""
     return TimeoutError(
         f"workflow {instance.id} did not finish within {timeout} s (status {instance.status})"
     )

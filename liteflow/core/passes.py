@@ -52,6 +52,7 @@ STATUS_EVENTS: dict[int, type[LifecycleEvent]] = {
 
 
 def record_error(workflow_id: str, message: str, when: datetime) -> ExecutionError:
+    """An execution error of the instance, as stored with the pass that met it."""
     error = ExecutionError()
     error.error_time = when
     error.workflow_id = workflow_id

@@ -26,6 +26,7 @@ def _new(step: WorkflowStep) -> ExecutionPointer:
 
 
 def genesis_pointer(first_step: WorkflowStep) -> ExecutionPointer:
+    """The pointer a new instance starts with, at the definition's first step."""
     return _new(first_step)
 
 

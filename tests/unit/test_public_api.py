@@ -27,22 +27,6 @@ PACKAGES = [
     "liteflow_redis",
 ]
 
-#: Modules exporting a function or class without a docstring, for now (issue 19's docstrings).
-LACKING_DOCSTRINGS = {
-    "liteflow.core.clock",
-    "liteflow.core.control",
-    "liteflow.core.delivery",
-    "liteflow.core.executor",
-    "liteflow.core.host_async",
-    "liteflow.core.passes",
-    "liteflow.core.pointers",
-    "liteflow.core.queries",
-    "liteflow.core.workers",
-    "liteflow.operate",
-    "liteflow_mongo.documents",
-    "liteflow_mongo.journal",
-}
-
 
 def public_modules() -> list[str]:
     names = []
@@ -119,12 +103,6 @@ def test_the_public_names_are_exactly_all(name: str) -> None:
     assert sorted(public_names(module) - set(exported)) == [], f"public in {name} but not in __all__"
 
 
-@pytest.mark.parametrize("name", sorted(set(MODULES) - LACKING_DOCSTRINGS))
+@pytest.mark.parametrize("name", MODULES)
 def test_every_exported_function_and_class_has_a_docstring(name: str) -> None:
     assert undocumented(importlib.import_module(name)) == []
-
-
-@pytest.mark.parametrize("name", sorted(LACKING_DOCSTRINGS))
-def test_a_module_left_out_of_the_docstring_test_still_lacks_one(name: str) -> None:
-    """Once a module's exports all have docstrings, it leaves LACKING_DOCSTRINGS."""
-    assert undocumented(importlib.import_module(name)) != []

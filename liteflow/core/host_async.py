@@ -56,6 +56,7 @@ class AsyncHostMethods:
         return cast("WorkflowHost", self)
 
     async def start_async(self) -> None:
+        """`start`, on a worker thread so the event loop keeps running."""
         await asyncio.to_thread(self._host.start)
 
     async def stop_async(self, timeout: float | None = None) -> None:
@@ -100,6 +101,7 @@ class AsyncHostMethods:
         )
 
     async def get_workflow_instance_async(self, workflow_id: str) -> WorkflowInstance:
+        """`get_workflow_instance`, read on a worker thread."""
         return await asyncio.to_thread(self._host.get_workflow_instance, workflow_id)
 
     async def wait_for_workflow_async(self, workflow_id: str, timeout: float = 30.0) -> WorkflowInstance:
@@ -116,25 +118,31 @@ class AsyncHostMethods:
         raise unfinished_error(instance, timeout)
 
     async def suspend_workflow_async(self, workflow_id: str, *, actor: str | None = None) -> bool:
+        """`suspend_workflow`: False if the instance was not runnable."""
         return await asyncio.to_thread(partial(self._host.suspend_workflow, workflow_id, actor=actor))
 
     async def resume_workflow_async(self, workflow_id: str, *, actor: str | None = None) -> bool:
+        """`resume_workflow`: False if the instance was not suspended."""
         return await asyncio.to_thread(partial(self._host.resume_workflow, workflow_id, actor=actor))
 
     async def terminate_workflow_async(self, workflow_id: str, *, actor: str | None = None) -> bool:
+        """`terminate_workflow`: False if the instance had already finished."""
         return await asyncio.to_thread(partial(self._host.terminate_workflow, workflow_id, actor=actor))
 
     async def retry_workflow_async(
         self, workflow_id: str, from_step: int | str | None = None, *, actor: str | None = None
     ) -> None:
+        """`retry_workflow`: run a suspended or terminated instance again, from `from_step` when given."""
         await asyncio.to_thread(partial(self._host.retry_workflow, workflow_id, from_step, actor=actor))
 
     async def skip_step_async(self, workflow_id: str, step: int | str, *, actor: str | None = None) -> None:
+        """`skip_step`: go on past `step` as if it had completed."""
         await asyncio.to_thread(partial(self._host.skip_step, workflow_id, step, actor=actor))
 
     async def fork_workflow_async(
         self, workflow_id: str, from_step: int | str, *, actor: str | None = None
     ) -> str:
+        """`fork_workflow`: a new instance of the same definition at `from_step`; returns its id."""
         return await asyncio.to_thread(partial(self._host.fork_workflow, workflow_id, from_step, actor=actor))
 
     async def add_schedule_async(
@@ -159,13 +167,17 @@ class AsyncHostMethods:
         return await asyncio.to_thread(add, schedule_id, workflow_id, cron)
 
     async def remove_schedule_async(self, schedule_id: str) -> bool:
+        """`remove_schedule`: False if there was none with that id."""
         return await asyncio.to_thread(self._host.remove_schedule, schedule_id)
 
     async def pause_schedule_async(self, schedule_id: str) -> bool:
+        """`pause_schedule`: no starts until resumed; False if there is no such schedule."""
         return await asyncio.to_thread(self._host.pause_schedule, schedule_id)
 
     async def resume_schedule_async(self, schedule_id: str) -> bool:
+        """`resume_schedule`: starts again from its first tick after now."""
         return await asyncio.to_thread(self._host.resume_schedule, schedule_id)
 
     async def get_schedules_async(self) -> list[CronSchedule]:
+        """`get_schedules`: every stored schedule."""
         return await asyncio.to_thread(self._host.get_schedules)

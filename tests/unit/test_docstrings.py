@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.test_public_api import public_modules
+
 ROOT = Path(__file__).resolve().parents[2]
 PUBLIC_MODULES = [
     "liteflow.core",
@@ -36,9 +38,10 @@ PUBLIC_MODULES = [
 ]
 
 
-def _undocumented(module_name: str) -> list[str]:
-    """Classes and functions of `__all__` without a docstring of their own, and public methods and
-    properties of those classes without one (a method may inherit its contract's)."""
+def _undocumented(module_name: str, methods: bool = True) -> list[str]:
+    """Classes and functions of `__all__` without a docstring of their own, and (with `methods`)
+    public methods and properties of those classes without one (a method may inherit its
+    contract's)."""
     module = importlib.import_module(module_name)
     missing = [] if inspect.getdoc(module) else [module_name]
     for name in module.__all__:
@@ -47,7 +50,7 @@ def _undocumented(module_name: str) -> list[str]:
             continue
         if not (public.__doc__ or "").strip():  # a class's own: classes do not inherit it
             missing.append(f"{module_name}.{name}")
-        if not inspect.isclass(public):
+        if not (methods and inspect.isclass(public)):
             continue
         for attribute, value in vars(public).items():
             if attribute.startswith(("_", "test_")):
@@ -66,6 +69,12 @@ def _undocumented(module_name: str) -> list[str]:
 @pytest.mark.parametrize("module_name", PUBLIC_MODULES)
 def test_every_public_name_of_the_module_has_a_docstring(module_name: str) -> None:
     assert _undocumented(module_name) == []
+
+
+@pytest.mark.parametrize("module_name", public_modules())
+def test_every_class_and_function_a_module_exports_has_a_docstring(module_name: str) -> None:
+    """Inner modules too: what one exports is what others, and the reader, rely on."""
+    assert _undocumented(module_name, methods=False) == []
 
 
 def _reference_directives() -> dict[str, str]:

@@ -170,7 +170,9 @@ class MemoryPersistenceProvider(PersistenceProvider):
     def get_runnable_instances(self, as_at: datetime | None = None) -> list[str]:
         limit = utcnow() if as_at is None else to_utc(as_at)
         with self._lock:
-            return [workflow_id for workflow_id, due in self._due.items() if due <= limit]
+            found = [(due, workflow_id) for workflow_id, due in self._due.items() if due <= limit]
+        found.sort(key=lambda entry: entry[0])  # earliest first, as the other stores; stable for ties
+        return [workflow_id for _, workflow_id in found]
 
     def _add_subscription(self, subscription: EventSubscription) -> str:
         if not subscription.id:

@@ -15,6 +15,7 @@ idle host uses under 2% of a core.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import statistics
@@ -131,15 +132,16 @@ def fill(path: Path, waiting: int, due: int) -> float:
     store = host.persistence_service
     subscriptions = store.get_subscriptions(EVENT, models[0].id, utcnow() + timedelta(days=1))
 
-    def copy(number: int) -> None:
+    def write_share(number: int) -> None:
         for index in range(number, waiting, 8):
-            model = models[index % 2]
-            model.id = new_id()
-            for subscription in subscriptions if index % 2 == 0 else ():
-                subscription.id, subscription.workflow_id, subscription.event_key = "", model.id, model.id
-            store.persist_workflow(model, subscriptions if index % 2 == 0 else ())
+            twin = models[index % 2].clone()
+            twin.id = new_id()
+            waits = [copy.copy(subscription) for subscription in subscriptions] if index % 2 == 0 else []
+            for subscription in waits:
+                subscription.id, subscription.workflow_id, subscription.event_key = "", twin.id, twin.id
+            store.persist_workflow(twin, waits)
 
-    threads = [threading.Thread(target=copy, args=(n,)) for n in range(8)]
+    threads = [threading.Thread(target=write_share, args=(n,)) for n in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:

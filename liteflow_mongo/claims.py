@@ -52,5 +52,6 @@ def claim_due(
     mine = {"$and": [{"_id": {"$in": found}}, unclaimed]}
     claim = {"$set": {"queued_until": _micros(until), "queued_by": token}}
     db.call(what, lambda: documents.update_many(mine, claim))
-    taken = set(ids_of(db.call(what, lambda: list(documents.find({"queued_by": token}, {"_id": 1})))))
+    mine_now = {"_id": {"$in": found}, "queued_by": token}  # by _id: the index, not a scan
+    taken = set(ids_of(db.call(what, lambda: list(documents.find(mine_now, {"_id": 1})))))
     return [item for item in found if item in taken]

@@ -28,6 +28,7 @@ from liteflow.core.serialization import DEFAULT_SERIALIZER, Serializer
 from liteflow.core.shared_state import SharedState
 
 from ._database import MongoDatabase
+from .claims import claim_due
 from .documents import (
     SUMMARY_PROJECTION,
     error_document,
@@ -362,6 +363,10 @@ class MongoPersistenceProvider(PersistenceProvider):
             )
         )
 
+    def claim_runnable_instances(self, as_at: datetime, until: datetime) -> list[str]:
+        due = _all_of({"status": WorkflowInstance.RUNNABLE}, time_filter("next_execution", "$lte", as_at))
+        return claim_due(self._db, WORKFLOWS, due, "next_execution", as_at, until, "claim runnable workflows")
+
     # ------------------------------------------------------------------ subscriptions
 
     def create_subscription(self, subscription: EventSubscription) -> str:
@@ -428,6 +433,12 @@ class MongoPersistenceProvider(PersistenceProvider):
                 lambda: list(events.find(query, {"_id": 1}).sort(time_sort("event_time"))),
             )
         )
+
+    def claim_runnable_events(self, as_at: datetime, until: datetime) -> list[str]:
+        """Also applies any journal an interrupted write left (see `get_runnable_events`)."""
+        self._journal.repair({}, "find interrupted journals")
+        due = _all_of({"is_processed": False}, time_filter("event_time", "$lte", as_at, or_unset=True))
+        return claim_due(self._db, EVENTS, due, "event_time", as_at, until, "claim runnable events")
 
     def get_events(self, event_name: str, event_key: str | None, as_of: datetime) -> list[str]:
         query = _all_of(

@@ -97,6 +97,11 @@ PERSISTENCE: tuple[tuple[str, ...], ...] = (
         version bigint NOT NULL,
         PRIMARY KEY (kind, key))""",
     ),
+    # 4: until when a poll claimed the due work it queued (see claim_runnable_instances)
+    (
+        "ALTER TABLE {schema}.workflows ADD COLUMN queued_until timestamptz",
+        "ALTER TABLE {schema}.events ADD COLUMN queued_until timestamptz",
+    ),
 )
 
 QUEUE: tuple[tuple[str, ...], ...] = (

@@ -98,6 +98,14 @@ class Statements:
             f"SELECT id FROM {workflows} WHERE status = {WorkflowInstance.RUNNABLE} "
             "AND next_execution <= %s ORDER BY next_execution, seq"
         )
+        # The partial indexes find the due rows; the claim is checked on those only. Rows a
+        # concurrent claim (or write) holds are skipped, never waited for: no poll deadlocks.
+        unclaimed = "(queued_until IS NULL OR queued_until <= %s)"
+        self.claim_workflows = (
+            f"UPDATE {workflows} SET queued_until = %s WHERE id IN (SELECT id FROM {workflows} "
+            f"WHERE status = {WorkflowInstance.RUNNABLE} AND next_execution <= %s AND {unclaimed} "
+            "FOR UPDATE SKIP LOCKED) RETURNING id, next_execution, seq"
+        )
         self.workflow_order = " ORDER BY create_time NULLS FIRST, seq LIMIT %s OFFSET %s"
         self.select_summaries = f"SELECT {', '.join(SUMMARY_FIELDS)} FROM {workflows}"
         # The exact reverse of the index on (create_time NULLS FIRST, seq): a backward scan.
@@ -123,6 +131,11 @@ class Statements:
         self.runnable_events = (
             f"SELECT id FROM {events} WHERE NOT is_processed AND (event_time IS NULL OR event_time <= %s) "
             "ORDER BY event_time NULLS FIRST, seq"
+        )
+        self.claim_events = (
+            f"UPDATE {events} SET queued_until = %s WHERE id IN (SELECT id FROM {events} "
+            f"WHERE NOT is_processed AND (event_time IS NULL OR event_time <= %s) AND {unclaimed} "
+            "FOR UPDATE SKIP LOCKED) RETURNING id, event_time, seq"
         )
         since = (
             f"SELECT id FROM {events} WHERE event_name = %s AND {{key}} "

@@ -264,6 +264,16 @@ class PostgresPersistenceProvider(PersistenceProvider):
         limit = stored_time(utcnow() if as_at is None else as_at, "as_at")
         return self._ids("find runnable workflows", self._sql.runnable_workflows, (limit,))
 
+    def claim_runnable_instances(self, as_at: datetime, until: datetime) -> list[str]:
+        return self._claim("claim runnable workflows", self._sql.claim_workflows, as_at, until)
+
+    def _claim(self, what: str, sql: str, as_at: datetime, until: datetime) -> list[str]:
+        now = stored_time(as_at, "as_at")
+        rows = self._fetch(what, sql, (stored_time(until, "until"), now, now))
+        # RETURNING gives rows in no set order; NULL times (events due at once) sort first.
+        rows.sort(key=lambda row: (row[1] is not None, row[1] or now, row[2]))
+        return [row[0] for row in rows]
+
     # ------------------------------------------------------------------ subscriptions
 
     def create_subscription(self, subscription: EventSubscription) -> str:
@@ -322,6 +332,9 @@ class PostgresPersistenceProvider(PersistenceProvider):
     def get_runnable_events(self, as_at: datetime | None = None) -> list[str]:
         limit = stored_time(utcnow() if as_at is None else as_at, "as_at")
         return self._ids("find runnable events", self._sql.runnable_events, (limit,))
+
+    def claim_runnable_events(self, as_at: datetime, until: datetime) -> list[str]:
+        return self._claim("claim runnable events", self._sql.claim_events, as_at, until)
 
     def get_events(self, event_name: str, event_key: str | None, as_of: datetime) -> list[str]:
         sql, parameters = self._by_key(

@@ -9,6 +9,7 @@ from typing import Any
 
 from .changes import WorkflowChanges
 from .clock import to_utc, utcnow
+from .due_times import DueTimes
 from .errors import InvalidArgumentError
 from .providers import PersistenceProvider
 from .queries import WorkflowQuery, WorkflowSummary, summary_of
@@ -40,7 +41,7 @@ class MemoryPersistenceProvider(PersistenceProvider):
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._workflows: dict[str, WorkflowInstance] = {}
-        self._due: dict[str, datetime] = {}
+        self._due = DueTimes()
         self._subscriptions: dict[str, EventSubscription] = {}
         self._subscriptions_by_key: dict[tuple[str, Any], set[str]] = {}
         self._events: dict[str, Event] = {}
@@ -53,10 +54,8 @@ class MemoryPersistenceProvider(PersistenceProvider):
 
     def _store(self, workflow: WorkflowInstance) -> None:
         self._workflows[workflow.id] = workflow.clone()
-        if workflow.status == WorkflowInstance.RUNNABLE and workflow.next_execution is not None:
-            self._due[workflow.id] = workflow.next_execution
-        else:
-            self._due.pop(workflow.id, None)
+        runnable = workflow.status == WorkflowInstance.RUNNABLE
+        self._due.set(workflow.id, workflow.next_execution if runnable else None)
 
     def create_workflow(self, workflow: WorkflowInstance) -> str:
         with self._lock:
@@ -110,7 +109,7 @@ class MemoryPersistenceProvider(PersistenceProvider):
             if stored is not None:
                 stored.status = WorkflowInstance.SUSPENDED
                 stored.next_execution = None
-                self._due.pop(workflow_id, None)
+                self._due.set(workflow_id, None)
             self.persist_errors([error])
             return stored is not None
 
@@ -163,7 +162,7 @@ class MemoryPersistenceProvider(PersistenceProvider):
             ]
             for workflow_id in doomed:
                 del self._workflows[workflow_id]
-                self._due.pop(workflow_id, None)
+                self._due.set(workflow_id, None)
                 self._errors.pop(workflow_id, None)
                 self._history.pop(workflow_id, None)
             gone = set(doomed)
@@ -174,7 +173,7 @@ class MemoryPersistenceProvider(PersistenceProvider):
     def get_runnable_instances(self, as_at: datetime | None = None) -> list[str]:
         limit = utcnow() if as_at is None else to_utc(as_at)
         with self._lock:
-            return [workflow_id for workflow_id, due in self._due.items() if due <= limit]
+            return self._due.due(limit)
 
     def _add_subscription(self, subscription: EventSubscription) -> str:
         if not subscription.id:

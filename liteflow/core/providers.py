@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from .changes import WorkflowChanges
+from .claims import process_claims
 from .errors import ProviderError
 from .queries import WorkflowQuery, WorkflowSummary, summary_of
 from .records import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance
@@ -182,6 +183,18 @@ class PersistenceProvider(ABC):
     def get_runnable_instances(self, as_at: datetime | None = None) -> list[str]:
         """Ids of RUNNABLE instances whose ``next_execution`` is at or before `as_at` (now)."""
 
+    def claim_runnable_instances(self, as_at: datetime, until: datetime) -> list[str]:
+        """Ids of RUNNABLE instances due at `as_at` that no poll claimed past `as_at`, earliest
+        due first, each now claimed until `until`.
+
+        The poller queues what it claims; other polls skip a claimed instance until its claim
+        ends, so an instance is queued once while a worker handles it, and one claimed by a
+        node that died is polled again when the claim ends. A claim holds back only polls:
+        `get_runnable_instances` still lists the instance and any worker may run it. This
+        default claims in this process only; the built-in stores claim atomically in the store.
+        """
+        return process_claims(self).claim("workflow", self.get_runnable_instances(as_at), as_at, until)
+
     @abstractmethod
     def create_subscription(self, subscription: EventSubscription) -> str:
         """Store a subscription, assigning its id; return the id."""
@@ -207,6 +220,11 @@ class PersistenceProvider(ABC):
     @abstractmethod
     def get_runnable_events(self, as_at: datetime | None = None) -> list[str]:
         """Ids of unprocessed events whose ``event_time`` is at or before `as_at` (now)."""
+
+    def claim_runnable_events(self, as_at: datetime, until: datetime) -> list[str]:
+        """Ids of unprocessed events due at `as_at` that no poll claimed past `as_at`, each now
+        claimed until `until` (see `claim_runnable_instances`)."""
+        return process_claims(self).claim("event", self.get_runnable_events(as_at), as_at, until)
 
     @abstractmethod
     def get_events(self, event_name: str, event_key: str | None, as_of: datetime) -> list[str]:

@@ -30,6 +30,10 @@ __all__ = [
 LOCKED_WORKFLOW_RETRIES = 8
 POLL_RUNNABLES_LOCK = "liteflow:poll-runnables"
 POLL_EVENTS_LOCK = "liteflow:poll-events"
+#: Poll intervals a poll's claim on what it queued lasts: long enough for a worker to handle
+#: it, short enough that work claimed by a node that died is queued again before the
+#: operators' view calls it stuck (three intervals late).
+CLAIM_POLLS = 2
 
 
 class WorkflowConsumer:
@@ -110,11 +114,15 @@ class RunnablePoller:
     """Every poll interval, queues due instances and unprocessed events found in the store.
 
     Local timers wake this node's own work on time; the poller finds what a restart or
-    another node left behind. One node polls at a time (it takes a lock to do so).
+    another node left behind. One node polls at a time (it takes a lock to do so), and a poll
+    queues only what no poll claimed: it claims what it queues for `CLAIM_POLLS` intervals, so
+    work being handled is queued once, and work claimed by a node that died is found again
+    when its claim ends. A poll costs what is due, not what is stored.
     """
 
     def __init__(self, services: Services) -> None:
         self._services = services
+        self._claim = services.options.poll_interval * CLAIM_POLLS
 
     def run(self) -> None:
         services = self._services
@@ -129,15 +137,16 @@ class RunnablePoller:
     def poll_once(self) -> None:
         services = self._services
         now = services.clock.now()
+        until = now + self._claim
         if services.lock.acquire_lock(POLL_RUNNABLES_LOCK):
             try:
-                for workflow_id in services.persistence.get_runnable_instances(now):
+                for workflow_id in services.persistence.claim_runnable_instances(now, until):
                     services.queue.queue_work(QueueType.WORKFLOW, workflow_id)
             finally:
                 services.lock.release_lock(POLL_RUNNABLES_LOCK)
         if services.lock.acquire_lock(POLL_EVENTS_LOCK):
             try:
-                for event_id in services.persistence.get_runnable_events(now):
+                for event_id in services.persistence.claim_runnable_events(now, until):
                     services.queue.queue_work(QueueType.EVENT, event_id)
             finally:
                 services.lock.release_lock(POLL_EVENTS_LOCK)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -129,6 +130,7 @@ def test_a_store_of_schema_version_1_is_migrated_and_its_rows_still_load(
     instance.data = {"n": 1}
     workflow_id = store.create_workflow(instance)
     schema = f'"{store.schema}"'
+    _undo_claims(dsn, schema)
     sql(dsn, f"DROP TABLE {schema}.shared_state")
     sql(dsn, f"DROP INDEX {schema}.workflows_reference")
     sql(dsn, f"ALTER TABLE {schema}.execution_errors DROP COLUMN traceback")
@@ -152,6 +154,7 @@ def test_a_store_of_schema_version_2_gets_the_shared_state_table(
     instance = WorkflowInstance()
     instance.workflow_definition_id = "Order"
     workflow_id = store.create_workflow(instance)
+    _undo_claims(dsn, f'"{store.schema}"')
     sql(dsn, f'DROP TABLE "{store.schema}".shared_state')
     sql(dsn, f"UPDATE \"{store.schema}\".liteflow_schema SET version = 2 WHERE component = 'persistence'")
     older = PostgresPersistenceProvider(dsn, schema=store.schema)
@@ -159,6 +162,31 @@ def test_a_store_of_schema_version_2_gets_the_shared_state_table(
         older.start()
         assert older.put_shared_state(SharedState("schedule", "daily", {"cron": "0 9 * * *"}))
         assert older.get_workflow_instance(workflow_id) is not None
+    finally:
+        older.close()
+
+
+def _undo_claims(dsn: str, schema: str) -> None:
+    """Take the tables back to before migration 4 (the claims of polls)."""
+    for table in ("workflows", "events"):
+        sql(dsn, f"ALTER TABLE {schema}.{table} DROP COLUMN queued_until")
+
+
+def test_a_store_of_schema_version_3_gets_claims_and_its_due_instances_are_claimed(
+    store: PostgresPersistenceProvider, dsn: str
+) -> None:
+    instance = WorkflowInstance()
+    instance.workflow_definition_id = "Order"
+    instance.next_execution = utcnow()
+    workflow_id = store.create_workflow(instance)
+    _undo_claims(dsn, f'"{store.schema}"')
+    sql(dsn, f"UPDATE \"{store.schema}\".liteflow_schema SET version = 3 WHERE component = 'persistence'")
+    older = PostgresPersistenceProvider(dsn, schema=store.schema)
+    try:
+        older.start()
+        now = utcnow()
+        assert older.claim_runnable_instances(now, now + timedelta(seconds=20)) == [workflow_id]
+        assert older.claim_runnable_instances(now, now + timedelta(seconds=20)) == []
     finally:
         older.close()
 

@@ -412,6 +412,7 @@ def test_bad_arguments_raise_invalid_argument_error(arguments: dict[str, Any], m
 
 #: What each migration added, undone: a store of an older schema version, made with today's code.
 _UNDO_MIGRATIONS = {
+    7: ("ALTER TABLE events DROP COLUMN queued_until", "ALTER TABLE workflows DROP COLUMN queued_until"),
     6: ("DROP TABLE shared_state",),
     5: (
         "DROP INDEX workflows_reference",
@@ -463,6 +464,19 @@ def test_a_database_of_schema_version_2_gets_the_trace_context_column(db_path: P
         traced.trace_context = '{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}'
         loaded = provider.get_workflow_instance(provider.create_workflow(traced))
         assert loaded is not None and loaded.trace_context == traced.trace_context
+    finally:
+        provider.close()
+
+
+def test_a_database_of_schema_version_6_gets_claims_and_its_due_instances_are_claimed(db_path: Path) -> None:
+    due_id = _stored_at_schema_version(db_path, 6)
+    with sqlite3.connect(db_path) as raw:  # due an hour ago
+        raw.execute("UPDATE workflows SET next_execution = ?", (int((time.time() - 3600) * 1e6),))
+    provider = SqlitePersistenceProvider(db_path)
+    try:
+        now = utcnow()
+        assert provider.claim_runnable_instances(now, now + timedelta(seconds=20)) == [due_id]
+        assert provider.claim_runnable_instances(now, now + timedelta(seconds=20)) == []
     finally:
         provider.close()
 

@@ -45,6 +45,10 @@ from ..serialization import DEFAULT_SERIALIZER, Serializer
 from ..shared_state import SharedState
 from ._database import Database
 from ._schema import (
+    ANY_UNCLAIMED_EVENT,
+    ANY_UNCLAIMED_WORKFLOW,
+    CLAIM_EVENTS,
+    CLAIM_WORKFLOWS,
     DELETE_SHARED_STATE,
     DELETE_SUBSCRIPTION,
     EVENTS_SINCE,
@@ -410,6 +414,31 @@ class SqlitePersistenceProvider(PersistenceProvider):
         rows = self._db.read(RUNNABLE_WORKFLOWS, (WorkflowInstance.RUNNABLE, limit), "get_runnable_instances")
         return [workflow_id for (workflow_id,) in rows]
 
+    def claim_runnable_instances(self, as_at: datetime, until: datetime) -> list[str]:
+        now = to_micros(as_at, "as_at")
+        return self._claim(
+            ANY_UNCLAIMED_WORKFLOW,
+            CLAIM_WORKFLOWS,
+            (WorkflowInstance.RUNNABLE, now, now),
+            to_micros(until, "until"),
+            "claim runnable workflows",
+        )
+
+    def _claim(
+        self, probe: str, claim: str, where: tuple[Any, ...], until: int | None, what: str
+    ) -> list[str]:
+        """Claim the rows `claim` selects, earliest first; a read first, so that a poll finding
+        nothing to claim (the usual one) never takes the file's write lock."""
+        if not self._db.read(probe, where, what):
+            return []
+        parameters = (until, *where)
+        rows = self._db.write(
+            lambda connection: connection.execute(claim, parameters).fetchall(), what, False
+        )
+        # RETURNING gives rows in no set order; NULL times (events due at once) sort first.
+        rows.sort(key=lambda row: (row[1] is not None, row[1] or 0, row[2]))
+        return [row[0] for row in rows]
+
     # ------------------------------------------------------------------ subscriptions
 
     def create_subscription(self, subscription: EventSubscription) -> str:
@@ -471,6 +500,12 @@ class SqlitePersistenceProvider(PersistenceProvider):
     def get_runnable_events(self, as_at: datetime | None = None) -> list[str]:
         limit = to_micros(utcnow() if as_at is None else as_at, "as_at")
         return [event_id for (event_id,) in self._db.read(RUNNABLE_EVENTS, (limit,), "get_runnable_events")]
+
+    def claim_runnable_events(self, as_at: datetime, until: datetime) -> list[str]:
+        now = to_micros(as_at, "as_at")
+        return self._claim(
+            ANY_UNCLAIMED_EVENT, CLAIM_EVENTS, (now, now), to_micros(until, "until"), "claim runnable events"
+        )
 
     def get_events(self, event_name: str, event_key: str | None, as_of: datetime) -> list[str]:
         rows = self._db.read(

@@ -80,6 +80,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         version INTEGER NOT NULL,
         PRIMARY KEY (kind, key)) WITHOUT ROWID""",
     ),
+    # 7: until when a poll claimed the due work it queued (see claim_runnable_instances)
+    (
+        "ALTER TABLE workflows ADD COLUMN queued_until INTEGER",
+        "ALTER TABLE events ADD COLUMN queued_until INTEGER",
+    ),
 )
 
 # What a workflow is, fixed when it is created, then what a persist changes. The reference
@@ -131,6 +136,14 @@ PURGE_WORKFLOWS = f"DELETE FROM workflows WHERE {PURGE_CONDITION}"
 RUNNABLE_WORKFLOWS = (
     "SELECT id FROM workflows WHERE status = ? AND next_execution <= ? ORDER BY next_execution, rowid"
 )
+# The index on (status, next_execution) finds the due rows; the claim is checked on those only.
+# Parameters: (RUNNABLE, now, now) for instances, (now, now) for events; a claim puts `until` first.
+UNCLAIMED = "(queued_until IS NULL OR queued_until <= ?)"
+UNCLAIMED_WORKFLOWS = f"status = ? AND next_execution <= ? AND {UNCLAIMED}"
+ANY_UNCLAIMED_WORKFLOW = f"SELECT 1 FROM workflows WHERE {UNCLAIMED_WORKFLOWS} LIMIT 1"
+CLAIM_WORKFLOWS = (
+    f"UPDATE workflows SET queued_until = ? WHERE {UNCLAIMED_WORKFLOWS} RETURNING id, next_execution, rowid"
+)
 
 SUBSCRIPTION_COLUMNS = (
     "id, workflow_id, step_id, execution_pointer_id, event_name, event_key, subscribe_as_of"
@@ -149,6 +162,9 @@ RUNNABLE_EVENTS = (
     "SELECT id FROM events WHERE is_processed = 0 AND (event_time IS NULL OR event_time <= ?) "
     "ORDER BY event_time, rowid"
 )
+UNCLAIMED_EVENTS = f"is_processed = 0 AND (event_time IS NULL OR event_time <= ?) AND {UNCLAIMED}"
+ANY_UNCLAIMED_EVENT = f"SELECT 1 FROM events WHERE {UNCLAIMED_EVENTS} LIMIT 1"
+CLAIM_EVENTS = f"UPDATE events SET queued_until = ? WHERE {UNCLAIMED_EVENTS} RETURNING id, event_time, rowid"
 EVENTS_SINCE = (
     "SELECT id FROM events WHERE event_name = ? AND event_key IS ? "
     "AND (event_time IS NULL OR event_time >= ?) ORDER BY event_time, rowid"

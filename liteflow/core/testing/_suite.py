@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Generic, Protocol, TypeVar
 
@@ -31,3 +32,26 @@ class ProviderSuite(Generic[ProviderT]):
             yield provider
         finally:
             self.dispose_provider(provider)
+
+
+def race(count: int, attempt: Callable[[int], bool]) -> list[int]:
+    """Run `attempt(n)` on `count` threads released at once; the numbers that succeeded."""
+    barrier = threading.Barrier(count)
+    won: list[int] = []
+    failures: list[BaseException] = []
+
+    def run(number: int) -> None:
+        try:
+            barrier.wait()
+            if attempt(number):
+                won.append(number)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == [], failures
+    return won

@@ -3,14 +3,11 @@ and versioned shared state. Part of `PersistenceProviderConformance`."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 from ..clock import utcnow
 from ..providers import PersistenceProvider
 from ..records import WorkflowInstance
 from ..shared_state import SharedState
-from ._suite import ProviderSuite
+from ._suite import ProviderSuite, race
 
 __all__ = ["CoordinationConformance"]
 
@@ -24,29 +21,6 @@ def _chosen(workflow_id: str, reference: str) -> WorkflowInstance:
     instance.next_execution = instance.create_time
     instance.data = {"from": reference}
     return instance
-
-
-def _race(count: int, attempt: Callable[[int], bool]) -> list[int]:
-    """Run `attempt(n)` on `count` threads released at once; the numbers that succeeded."""
-    barrier = threading.Barrier(count)
-    won: list[int] = []
-    failures: list[BaseException] = []
-
-    def run(number: int) -> None:
-        try:
-            barrier.wait()
-            if attempt(number):
-                won.append(number)
-        except BaseException as exc:
-            failures.append(exc)
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert failures == [], failures
-    return won
 
 
 class CoordinationConformance(ProviderSuite[PersistenceProvider]):
@@ -68,7 +42,7 @@ class CoordinationConformance(ProviderSuite[PersistenceProvider]):
 
     def test_of_threads_creating_one_id_at_once_exactly_one_wins(self) -> None:
         with self.provider() as store:
-            won = _race(8, lambda n: store.create_workflow_if_new(_chosen("order-7", f"thread-{n}")))
+            won = race(8, lambda n: store.create_workflow_if_new(_chosen("order-7", f"thread-{n}")))
             assert len(won) == 1
             loaded = store.get_workflow_instance("order-7")
             assert loaded is not None and loaded.reference == f"thread-{won[0]}"
@@ -100,7 +74,7 @@ class CoordinationConformance(ProviderSuite[PersistenceProvider]):
     def test_of_threads_changing_one_version_exactly_one_wins(self) -> None:
         with self.provider() as store:
             store.put_shared_state(SharedState("window", "w", 0))
-            won = _race(8, lambda n: store.put_shared_state(SharedState("window", "w", n, version=1)))
+            won = race(8, lambda n: store.put_shared_state(SharedState("window", "w", n, version=1)))
             assert len(won) == 1
             loaded = store.get_shared_state("window", "w")
             assert loaded is not None and (loaded.value, loaded.version) == (won[0], 2)

@@ -29,6 +29,7 @@ from ..records import (
     WorkflowInstance,
 )
 from ..serialization import register_type
+from ._claim_checks import ClaimConformance
 from ._operator_checks import OperatorQueryChecks
 from .coordination import CoordinationConformance
 
@@ -148,7 +149,7 @@ def _finished_pointer(pointer_id: str) -> ExecutionPointer:
     return pointer
 
 
-class PersistenceProviderConformance(OperatorQueryChecks, CoordinationConformance):
+class PersistenceProviderConformance(OperatorQueryChecks, CoordinationConformance, ClaimConformance):
     """Checks for `PersistenceProvider`; implement `create_provider` (a fresh, empty store)."""
 
     def test_create_assigns_id_and_get_round_trips_every_field(self) -> None:

@@ -1,0 +1,39 @@
+"""The in-memory store's index of wake-up times (`liteflow.core.due_times`)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from liteflow.core.due_times import DueTimes
+
+__all__: list[str] = []
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+MINUTE = timedelta(minutes=1)
+
+
+def test_due_ids_come_earliest_first_and_stay_due_until_changed() -> None:
+    times = DueTimes()
+    times.set("late", T0 + 2 * MINUTE)
+    times.set("early", T0)
+    times.set("later", T0 + 60 * MINUTE)
+    assert times.due(T0 + 5 * MINUTE) == ["early", "late"]
+    assert times.due(T0 + 5 * MINUTE) == ["early", "late"]  # a look-up takes nothing away
+
+
+def test_an_id_moved_or_cleared_is_due_only_at_its_new_time() -> None:
+    times = DueTimes()
+    times.set("moved", T0)
+    times.set("cleared", T0)
+    times.set("moved", T0 + 10 * MINUTE)
+    times.set("cleared", None)
+    assert times.due(T0 + MINUTE) == []
+    assert times.due(T0 + 10 * MINUTE) == ["moved"]
+
+
+def test_an_id_set_back_and_forth_many_times_is_due_once() -> None:
+    times = DueTimes()
+    for n in range(5000):
+        times.set("busy", T0 + (n % 2) * MINUTE)
+    times.set("busy", T0)
+    assert times.due(T0 + MINUTE) == ["busy"]

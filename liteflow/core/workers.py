@@ -21,6 +21,7 @@ __all__ = [
     "Services",
     "WorkflowConsumer",
     "event_lock_name",
+    "CLAIM_POLLS",
     "LOCKED_WORKFLOW_RETRIES",
     "POLL_RUNNABLES_LOCK",
     "POLL_EVENTS_LOCK",

@@ -150,9 +150,18 @@ def test_main_sample_completes_an_order_on_sqlite(tmp_path: Path) -> None:
 
 def test_main_sample_resumes_after_ctrl_c_without_repeating_steps(tmp_path: Path) -> None:
     database = tmp_path / "orders.db"
-    env = {**os.environ, "LITEFLOW_SAMPLE_DB": str(database), "LITEFLOW_SAMPLE_APPROVAL_DELAY": "60"}
+    env = {
+        **os.environ,
+        "LITEFLOW_SAMPLE_DB": str(database),
+        "LITEFLOW_SAMPLE_APPROVAL_DELAY": "60",
+        "PYTHONFAULTHANDLER": "1",  # SIGABRT on a hang prints every thread's stack
+    }
     first = subprocess.Popen(
-        [sys.executable, str(SAMPLES / "main.py")], stdout=subprocess.PIPE, text=True, env=env
+        [sys.executable, str(SAMPLES / "main.py")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
     )
     assert first.stdout is not None
     lines: list[str] = []
@@ -161,8 +170,14 @@ def test_main_sample_resumes_after_ctrl_c_without_repeating_steps(tmp_path: Path
         if line.startswith("waiting for approval"):
             break
     first.send_signal(signal.SIGINT)
-    rest, _ = first.communicate(timeout=30)
-    assert first.returncode == 0
+    try:
+        rest, errors = first.communicate(timeout=45)
+    except subprocess.TimeoutExpired:
+        first.send_signal(signal.SIGABRT)
+        _, stacks = first.communicate()
+        raise AssertionError(f"no stop within 45 s of Ctrl-C; the threads:\n{stacks}") from None
+    assert first.returncode == 0, errors
+    assert "still running" not in errors  # stop() found every thread idle, none ran out its timeout
     assert rest.splitlines() == ["stopped; run again to continue"]
     assert lines[1:3] == ["order 42 received", "charged 99 EUR"]
 

@@ -18,25 +18,15 @@ from typing import Any
 
 from ..changes import WorkflowChanges
 from ..clock import utcnow
-from ..errors import InvalidArgumentError, SerializationError
+from ..errors import InvalidArgumentError
 from ..instance_filters import sql_instance_filters
 from ..providers import PersistenceProvider
 from ..queries import WorkflowQuery, WorkflowSummary
-from ..record_schema import (
-    POINTER_PAYLOADS,
-    POINTER_TIMES,
-    WORKFLOW_PLAIN,
-    action_documents,
-    check_plain,
-    restore_actions,
-    restore_pointer,
-)
 from ..records import (
     Event,
     EventSubscription,
     ExecutionError,
     ExecutionPointer,
-    WorkflowAction,
     WorkflowInstance,
     event_key_text,
     new_id,
@@ -44,6 +34,7 @@ from ..records import (
 from ..serialization import DEFAULT_SERIALIZER, Serializer
 from ..shared_state import SharedState
 from ._database import Database
+from ._rows import SqliteRows
 from ._schema import (
     ANY_UNCLAIMED_EVENT,
     ANY_UNCLAIMED_WORKFLOW,
@@ -78,15 +69,9 @@ from ._schema import (
     UPSERT_WORKFLOW,
     WORKFLOW_IDENTITY,
 )
-from ._values import POINTER_PLAIN, decode_document, encode_document, from_micros, stored_time, to_micros
+from ._values import decode_document, encode_document, from_micros, to_micros
 
 __all__ = ["SqlitePersistenceProvider"]
-
-
-def _dump_actions(actions: Sequence[WorkflowAction]) -> str | None:
-    if not actions:
-        return None
-    return encode_document(action_documents(actions, to_micros), "actions")
 
 
 def _write_workflow(
@@ -122,7 +107,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
             raise InvalidArgumentError(f"serializer must be a Serializer, got {type(serializer).__name__}")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
             raise InvalidArgumentError(f"timeout must be a positive number of seconds, got {timeout!r}")
-        self._serializer = serializer or DEFAULT_SERIALIZER
+        self._rows = SqliteRows(serializer or DEFAULT_SERIALIZER)
         self._db = Database(self._path, float(timeout))
 
     @property
@@ -142,135 +127,11 @@ class SqlitePersistenceProvider(PersistenceProvider):
         which would be lost, stays open)."""
         self._db.close()
 
-    # ------------------------------------------------------------------ serialization
-
-    def _pointer_document(self, pointer: ExecutionPointer, index: int) -> dict[str, Any]:
-        state = vars(pointer)
-        document = {name: state[name] for name, default in POINTER_PLAIN if state[name] != default}
-        for name in POINTER_TIMES:
-            value = state[name]
-            if value is not None:
-                document[name] = to_micros(value, name, index)
-        for name in POINTER_PAYLOADS:
-            value = state[name]
-            if value is not None:
-                document[name] = self._serializer.to_document(value, f"execution_pointers[{index}].{name}")
-        return document
-
-    def _dump_pointers(self, pointers: Sequence[ExecutionPointer]) -> str:
-        documents = [self._pointer_document(pointer, index) for index, pointer in enumerate(pointers)]
-        return encode_document(documents, "execution_pointers")
-
-    def _load_pointer(self, document: Any, where: str) -> ExecutionPointer:
-        if type(document) is not dict:
-            raise SerializationError(f"cannot load {where}: stored value is not an object")
-        return restore_pointer(document, stored_time, self._from_document, where)
-
-    def _load_pointers(self, text: str, workflow_id: str) -> list[ExecutionPointer]:
-        where = f"execution_pointers of workflow {workflow_id!r}"
-        documents = decode_document(text, where)
-        if type(documents) is not list:
-            raise SerializationError(f"cannot load {where}: stored value is not a list of objects")
-        return [self._load_pointer(document, f"{where}[{index}]") for index, document in enumerate(documents)]
-
-    def _from_document(self, document: Any, where: str) -> Any:
-        try:
-            return self._serializer.from_document(document)
-        except SerializationError as exc:
-            raise SerializationError(f"cannot load {where}: {exc}") from exc
-
-    def _dumps(self, value: Any, path: str) -> str:
-        return encode_document(self._serializer.to_document(value, path), path)
-
-    def _loads(self, text: str, where: str) -> Any:
-        return self._from_document(decode_document(text, where), where)
-
-    def _workflow_row(self, workflow: WorkflowInstance, workflow_id: str) -> tuple[Any, ...]:
-        return (
-            workflow_id,
-            workflow.workflow_definition_id,
-            workflow.version,
-            to_micros(workflow.create_time, "create_time"),
-            workflow.reference,
-            workflow.description,
-            workflow.parent_workflow_id,
-            workflow.status,
-            to_micros(workflow.next_execution, "next_execution"),
-            to_micros(workflow.complete_time, "complete_time"),
-            self._dumps(workflow.data, "data"),
-            self._dump_pointers(workflow.execution_pointers),
-            workflow.trace_context,
-            _dump_actions(workflow.actions),
-        )
-
-    def _workflow_from_row(self, row: Sequence[Any]) -> WorkflowInstance:
-        workflow = WorkflowInstance()
-        (
-            workflow.id,
-            workflow.workflow_definition_id,
-            workflow.version,
-            create_time,
-            workflow.reference,
-            workflow.description,
-            workflow.parent_workflow_id,
-            workflow.status,
-            next_execution,
-            complete_time,
-            data,
-            pointers,
-            workflow.trace_context,
-            actions,
-        ) = row
-        where = f"workflow {workflow.id!r}"
-        for name, kinds in WORKFLOW_PLAIN.items():
-            check_plain("workflow", name, getattr(workflow, name), kinds, where)
-        workflow.next_execution = stored_time(next_execution, f"{where} next_execution")
-        workflow.create_time = stored_time(create_time, f"{where} create_time")
-        workflow.complete_time = stored_time(complete_time, f"{where} complete_time")
-        if type(data) is not str or type(pointers) is not str:
-            raise SerializationError(f"cannot load {where}: its data or pointers are not stored as text")
-        workflow.data = self._loads(data, f"data of workflow {workflow.id!r}")
-        workflow.execution_pointers = self._load_pointers(pointers, workflow.id)
-        if actions is not None:
-            if type(actions) is not str:
-                raise SerializationError(f"cannot load {where}: its actions are not stored as text")
-            workflow.actions = restore_actions(
-                decode_document(actions, f"actions of {where}"), stored_time, where
-            )
-        return workflow
-
-    @staticmethod
-    def _subscription_row(subscription: EventSubscription, subscription_id: str) -> tuple[Any, ...]:
-        return (
-            subscription_id,
-            subscription.workflow_id,
-            subscription.step_id,
-            subscription.execution_pointer_id,
-            subscription.event_name,
-            event_key_text(subscription.event_key),
-            to_micros(subscription.subscribe_as_of, "subscribe_as_of"),
-        )
-
-    @staticmethod
-    def _subscription_from_row(row: Sequence[Any]) -> EventSubscription:
-        subscription = EventSubscription()
-        (
-            subscription.id,
-            subscription.workflow_id,
-            subscription.step_id,
-            subscription.execution_pointer_id,
-            subscription.event_name,
-            subscription.event_key,
-            as_of,
-        ) = row
-        subscription.subscribe_as_of = from_micros(as_of)
-        return subscription
-
     # ------------------------------------------------------------------ workflows
 
     def create_workflow(self, workflow: WorkflowInstance) -> str:
         workflow_id = workflow.id or new_id()
-        row = self._workflow_row(workflow, workflow_id)
+        row = self._rows.workflow_row(workflow, workflow_id)
         self._db.write(lambda connection: connection.execute(INSERT_WORKFLOW, row), "create_workflow", False)
         workflow.id = workflow_id
         return workflow_id
@@ -278,7 +139,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
     def create_workflow_if_new(self, workflow: WorkflowInstance) -> bool:
         if not workflow.id:
             raise InvalidArgumentError("create_workflow_if_new() needs an instance with an id")
-        row = self._workflow_row(workflow, workflow.id)
+        row = self._rows.workflow_row(workflow, workflow.id)
         return bool(
             self._db.write(
                 lambda connection: connection.execute(INSERT_NEW_WORKFLOW, row).rowcount,
@@ -300,7 +161,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
                 "persist_workflow needs an instance with an id; create_workflow it first"
             )
         # Everything is serialized before the transaction opens, so a bad value changes nothing.
-        row = self._workflow_row(workflow, workflow.id)
+        row = self._rows.workflow_row(workflow, workflow.id)
         identity = len(WORKFLOW_IDENTITY)
         state_then_identity = row[identity:] + row[:identity]
         if not changes.has_side_effects:  # the usual pass: one statement, atomic by itself
@@ -308,19 +169,19 @@ class SqlitePersistenceProvider(PersistenceProvider):
             return
         subscription_ids = [subscription.id or new_id() for subscription in changes.subscriptions]
         subscription_rows = [
-            self._subscription_row(subscription, subscription_id)
+            self._rows.subscription_row(subscription, subscription_id)
             for subscription, subscription_id in zip(changes.subscriptions, subscription_ids, strict=True)
         ]
         ended_rows = [(subscription_id,) for subscription_id in changes.ended_subscriptions]
-        error_rows = self._error_rows(changes.errors)
+        error_rows = self._rows.error_rows(changes.errors)
         event_ids = [event.id or new_id() for event in changes.events]
         event_rows = [
-            self._event_row(event, event_id)
+            self._rows.event_row(event, event_id)
             for event, event_id in zip(changes.events, event_ids, strict=True)
         ]
         mark_rows = [(int(processed), event_id) for event_id, processed in changes.event_marks.items()]
         history_rows = [
-            (workflow.id, encode_document(self._pointer_document(pointer, index), "archived pointer"))
+            (workflow.id, encode_document(self._rows.pointer_document(pointer, index), "archived pointer"))
             for index, pointer in enumerate(changes.archived_pointers)
         ]
 
@@ -345,7 +206,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
 
     def quarantine_workflow(self, workflow_id: str, error: ExecutionError) -> bool:
         """Only the status columns change: the row that cannot be loaded stays as it is."""
-        error_rows = self._error_rows([error])
+        error_rows = self._rows.error_rows([error])
 
         def work(connection: sqlite3.Connection) -> int:
             changed = connection.execute(
@@ -358,7 +219,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
 
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance | None:
         rows = self._db.read(f"{SELECT_WORKFLOWS} WHERE id = ?", (workflow_id,), "get_workflow_instance")
-        return self._workflow_from_row(rows[0]) if rows else None
+        return self._rows.workflow_from_row(rows[0]) if rows else None
 
     def get_workflow_instances(
         self,
@@ -379,7 +240,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
             (*parameters, take, skip),
             "get_workflow_instances",
         )
-        return [self._workflow_from_row(row) for row in rows]
+        return [self._rows.workflow_from_row(row) for row in rows]
 
     def find_workflows(self, query: WorkflowQuery) -> list[WorkflowSummary]:
         where, parameters = sql_instance_filters(
@@ -443,7 +304,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
 
     def create_subscription(self, subscription: EventSubscription) -> str:
         subscription_id = subscription.id or new_id()
-        row = self._subscription_row(subscription, subscription_id)
+        row = self._rows.subscription_row(subscription, subscription_id)
         self._db.write(
             lambda connection: connection.execute(INSERT_SUBSCRIPTION, row), "create_subscription", False
         )
@@ -458,7 +319,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
             (event_name, event_key_text(event_key), to_micros(as_of, "as_of")),
             "get_subscriptions",
         )
-        return [self._subscription_from_row(row) for row in rows]
+        return [self._rows.subscription_from_row(row) for row in rows]
 
     def terminate_subscription(self, subscription_id: str) -> None:
         self._db.write(
@@ -469,19 +330,9 @@ class SqlitePersistenceProvider(PersistenceProvider):
 
     # ------------------------------------------------------------------ events
 
-    def _event_row(self, event: Event, event_id: str) -> tuple[Any, ...]:
-        return (
-            event_id,
-            event.event_name,
-            event_key_text(event.event_key),
-            self._dumps(event.event_data, "event_data"),
-            to_micros(event.event_time, "event_time"),
-            int(bool(event.is_processed)),
-        )
-
     def create_event(self, event: Event) -> str:
         event_id = event.id or new_id()
-        row = self._event_row(event, event_id)
+        row = self._rows.event_row(event, event_id)
         self._db.write(lambda connection: connection.execute(INSERT_EVENT, row), "create_event", False)
         event.id = event_id
         return event_id
@@ -492,7 +343,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
             return None
         event = Event()
         event.id, event.event_name, event.event_key, data, event_time, processed = rows[0]
-        event.event_data = self._loads(data, f"event_data of event {event_id!r}")
+        event.event_data = self._rows.loads(data, f"event_data of event {event_id!r}")
         event.event_time = from_micros(event_time)
         event.is_processed = bool(processed)
         return event
@@ -527,21 +378,8 @@ class SqlitePersistenceProvider(PersistenceProvider):
 
     # ------------------------------------------------------------------ errors
 
-    @staticmethod
-    def _error_rows(errors: Sequence[ExecutionError]) -> list[tuple[Any, ...]]:
-        return [
-            (
-                error.workflow_id,
-                error.execution_pointer_id,
-                to_micros(error.error_time, "error_time"),
-                error.message,
-                error.traceback,
-            )
-            for error in errors
-        ]
-
     def persist_errors(self, errors: Sequence[ExecutionError]) -> None:
-        rows = self._error_rows(errors)
+        rows = self._rows.error_rows(errors)
         if rows:
             self._db.write(lambda connection: connection.executemany(INSERT_ERROR, rows), "persist_errors")
 
@@ -550,7 +388,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
             raise InvalidArgumentError(f"skip and take must not be negative, got skip={skip}, take={take}")
         where = f"the pointer history of workflow {workflow_id!r}"
         rows = self._db.read(SELECT_HISTORY, (workflow_id, take, skip), "get_pointer_history")
-        return [self._load_pointer(decode_document(text, where), where) for (text,) in rows]
+        return [self._rows.load_pointer(decode_document(text, where), where) for (text,) in rows]
 
     def get_errors(self, workflow_id: str) -> list[ExecutionError]:
         found = []
@@ -565,7 +403,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
 
     def _shared_state(self, kind: str, row: Sequence[Any]) -> SharedState:
         key, text, version = row
-        return SharedState(kind, key, self._loads(text, f"shared state {kind}/{key}"), version)
+        return SharedState(kind, key, self._rows.loads(text, f"shared state {kind}/{key}"), version)
 
     def get_shared_state(self, kind: str, key: str) -> SharedState | None:
         rows = self._db.read(SELECT_SHARED_STATE, (kind, key), "get_shared_state")
@@ -576,7 +414,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
         return [self._shared_state(kind, row) for row in rows]
 
     def put_shared_state(self, state: SharedState) -> bool:
-        text = self._dumps(state.value, f"shared state {state.kind}/{state.key}")
+        text = self._rows.dumps(state.value, f"shared state {state.kind}/{state.key}")
         parameters: tuple[Any, ...] = (state.kind, state.key, text)
         statement = INSERT_SHARED_STATE
         if state.version:

@@ -1,17 +1,15 @@
-"""The fluent builder a workflow's `build` method uses to compose its steps."""
+"""`StepBuilder` and its kinds: the fluent calls that add steps after a step and set its options."""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .callables import bind_arity
-from .clock import to_timedelta
-from .definition import IOMapping, RetryPolicy, StepOutcome, WorkflowDefinition, WorkflowStep
-from .errors import InvalidArgumentError, WorkflowDefinitionError
-from .primitives import (
+from ..callables import bind_arity
+from ..definition import IOMapping, RetryPolicy, StepOutcome, WorkflowStep
+from ..errors import InvalidArgumentError, WorkflowDefinitionError
+from ..primitives import (
     Decide,
     Delay,
     EndWorkflow,
@@ -29,177 +27,14 @@ from .primitives import (
     When,
     While,
 )
-from .records import checked_event_name, event_key_text
-from .step import StepBody
+from ..records import checked_event_name, event_key_text
+from ..step import StepBody
+from ._checks import check_behavior, check_body, interval, resolved_keys
 
-__all__ = ["ParallelStepBuilder", "StepBuilder", "WhenStepBuilder", "WorkflowBuilder"]
+if TYPE_CHECKING:
+    from ._workflow import WorkflowBuilder
 
-_ERROR_BEHAVIORS = {
-    WorkflowStep.RETRY: "RETRY",
-    WorkflowStep.SUSPEND: "SUSPEND",
-    WorkflowStep.TERMINATE: "TERMINATE",
-    WorkflowStep.COMPENSATE: "COMPENSATE",
-}
-
-
-def _check_body(body: Any, where: str) -> None:
-    if isinstance(body, type):
-        if not issubclass(body, StepBody):
-            raise WorkflowDefinitionError(
-                f"{where}: {body.__qualname__} is a class but not a StepBody subclass"
-            )
-        if inspect.isabstract(body):
-            raise WorkflowDefinitionError(f"{where}: {body.__qualname__} does not implement run()")
-        return
-    if not callable(body):
-        raise WorkflowDefinitionError(
-            f"{where}: a step must be a StepBody subclass or a callable, got {type(body).__name__} {body!r}"
-        )
-
-
-def _check_behavior(behavior: Any, where: str) -> int:
-    if behavior not in _ERROR_BEHAVIORS or isinstance(behavior, bool):
-        raise WorkflowDefinitionError(
-            f"{where}: unknown error behaviour {behavior!r}; use WorkflowStep.RETRY, "
-            "SUSPEND, TERMINATE or COMPENSATE"
-        )
-    return int(behavior)
-
-
-def _interval(value: timedelta | float | None, where: str) -> timedelta | None:
-    if value is None:
-        return None
-    try:
-        interval = to_timedelta(value, where)
-    except TypeError as exc:
-        raise WorkflowDefinitionError(str(exc)) from None
-    if interval < timedelta(0):
-        raise WorkflowDefinitionError(f"{where} must not be negative, got {value!r}")
-    return interval
-
-
-def _resolved_keys(waits: list[tuple[str, Any]]) -> Callable[[Any, Any], list[tuple[str, Any]]]:
-    """The input giving a `wait_for_any` step its (name, key) pairs, key functions called."""
-    bound = [(name, bind_arity(key, 2) if callable(key) else key) for name, key in waits]
-
-    def resolve(data: Any, context: Any) -> list[tuple[str, Any]]:
-        return [(name, key(data, context) if callable(key) else key) for name, key in bound]
-
-    return resolve
-
-
-class WorkflowBuilder:
-    """Collects the steps of one workflow; `do` blocks get a builder sharing the same steps."""
-
-    def __init__(
-        self,
-        steps: list[WorkflowStep] | None = None,
-        attachments: list[tuple[WorkflowStep, str]] | None = None,
-    ) -> None:
-        self._steps: list[WorkflowStep] = steps if steps is not None else []
-        self._attachments: list[tuple[WorkflowStep, str]] = attachments if attachments is not None else []
-        self._first: WorkflowStep | None = None
-        self.default_error_behavior: int = WorkflowStep.RETRY
-        self.default_error_retry_interval: timedelta | None = None
-
-    @property
-    def steps(self) -> list[WorkflowStep]:
-        """Every step added so far, in the order of their ids."""
-        return self._steps
-
-    @property
-    def first_step(self) -> WorkflowStep | None:
-        """The step added by this builder's `start_with`, if any."""
-        return self._first
-
-    def add_step(self, step: WorkflowStep) -> None:
-        """Give `step` the next id and append it; the builder's own calls use this."""
-        step.id = len(self._steps)
-        self._steps.append(step)
-
-    def start_with(self, body: type[StepBody] | Callable[..., Any]) -> StepBuilder:
-        """Add the first step of this workflow (or of this `do` block)."""
-        if self._first is not None:
-            raise WorkflowDefinitionError(
-                "start_with() called twice on the same builder; chain further steps with then()"
-            )
-        _check_body(body, "start_with()")
-        step = WorkflowStep(body)
-        self.add_step(step)
-        self._first = step
-        return StepBuilder(self, step)
-
-    def then(self, body: Any) -> StepBuilder:
-        """Refused: a workflow's first step is added with `start_with`."""
-        raise WorkflowDefinitionError(
-            "then() called before start_with(): the first step is added with start_with()"
-        )
-
-    def when(self, value: Any, label: str | None = None) -> WhenStepBuilder:
-        """Refused: `when` matches the outcome of a step, so it follows one."""
-        raise WorkflowDefinitionError(
-            "when() needs a preceding step whose outcome it matches; call it on a step"
-        )
-
-    def create_branch(self) -> WorkflowBuilder:
-        """A builder for a path that `decide(...).branch(value, path)` can lead to."""
-        return self.child()
-
-    def attach_later(self, step: WorkflowStep, target_id: str) -> None:
-        """Record an edge to the step named `target_id`, resolved once every step exists."""
-        self._attachments.append((step, target_id))
-
-    def use_default_error_behavior(
-        self, behavior: int, retry_interval: timedelta | float | None = None
-    ) -> WorkflowBuilder:
-        """Error behaviour for steps that do not set their own with `on_error`."""
-        self.default_error_behavior = _check_behavior(behavior, "use_default_error_behavior()")
-        self.default_error_retry_interval = _interval(retry_interval, "retry_interval")
-        return self
-
-    def child(self) -> WorkflowBuilder:
-        """A builder for a `do` block or branch: same steps, its own first step."""
-        return WorkflowBuilder(self._steps, self._attachments)
-
-    def build(self, workflow_id: str, version: int) -> WorkflowDefinition:
-        """The definition made of the steps added, with jumps resolved and every block checked;
-        raises `WorkflowDefinitionError` naming what is wrong."""
-        if self._first is None:
-            raise WorkflowDefinitionError("build() added no steps; call builder.start_with(...)")
-        for step in self._steps:
-            if step.is_container and not step.children:
-                raise WorkflowDefinitionError(f"step {step.id} ({step.display_name}) has no do() block")
-        self._resolve_attachments()
-        return WorkflowDefinition(
-            workflow_id,
-            version,
-            list(self._steps),
-            default_error_behavior=self.default_error_behavior,
-            default_error_retry_interval=self.default_error_retry_interval,
-            initial_step_id=self._first.id,
-        )
-
-    def _resolve_attachments(self) -> None:
-        named: dict[str, WorkflowStep] = {}
-        for step in self._steps:
-            if step.external_id is None:
-                continue
-            if step.external_id in named:
-                raise WorkflowDefinitionError(
-                    f"two steps have the id '{step.external_id}' "
-                    f"(steps {named[step.external_id].id} and {step.id})"
-                )
-            named[step.external_id] = step
-        for step, target_id in self._attachments:
-            target = named.get(target_id)
-            if target is None:
-                known = ", ".join(sorted(named)) or "none"
-                raise WorkflowDefinitionError(
-                    f"attach('{target_id}') on step {step.id} ({step.display_name}): no step has "
-                    f"that id (known ids: {known})"
-                )
-            step.outcomes.append(StepOutcome(target.id, jump=True))
-        self._attachments.clear()
+__all__ = ["ParallelStepBuilder", "StepBuilder", "WhenStepBuilder"]
 
 
 class StepBuilder:
@@ -231,7 +66,7 @@ class StepBuilder:
 
     def then(self, body: type[StepBody] | Callable[..., Any]) -> StepBuilder:
         """Add the step that runs after this one completes."""
-        _check_body(body, self._where("then()"))
+        check_body(body, self._where("then()"))
         return self._add_next(body)
 
     def input(self, property_name: str, value: Callable[..., Any] | Any) -> StepBuilder:
@@ -279,7 +114,7 @@ class StepBuilder:
             event_name=event_name,
             event_key=event_key,
             effective_date=effective_date,
-            timeout=_interval(timeout, "wait_for timeout"),
+            timeout=interval(timeout, "wait_for timeout"),
         )
 
     def wait_for_any(
@@ -308,9 +143,9 @@ class StepBuilder:
             raise WorkflowDefinitionError(str(exc)) from None
         return self._add_primitive(
             WaitForAny,
-            events=_resolved_keys(waits),
+            events=resolved_keys(waits),
             effective_date=effective_date,
-            timeout=_interval(timeout, "wait_for_any timeout"),
+            timeout=interval(timeout, "wait_for_any timeout"),
         )
 
     def for_each(
@@ -398,6 +233,8 @@ class StepBuilder:
     def branch(self, value: Any, branch: WorkflowBuilder | StepBuilder) -> StepBuilder:
         """Continue with `branch` when the outcome equals `value`; a branch is
         ``builder.create_branch()`` (or any step chained from it) after its `start_with`."""
+        from ._workflow import WorkflowBuilder  # imported here: `_workflow` imports this module
+
         origin = branch.workflow_builder if isinstance(branch, StepBuilder) else branch
         if not isinstance(origin, WorkflowBuilder) or origin.first_step is None:
             raise WorkflowDefinitionError(
@@ -431,7 +268,7 @@ class StepBuilder:
 
     def compensate_with(self, body: type[StepBody] | Callable[..., Any]) -> StepBuilder:
         """The step that undoes this one if it, or its saga, fails."""
-        _check_body(body, self._where("compensate_with()"))
+        check_body(body, self._where("compensate_with()"))
         compensation = WorkflowStep(body)
         self.workflow_builder.add_step(compensation)
         self._set_compensation(compensation)
@@ -508,19 +345,19 @@ class StepBuilder:
     ) -> StepBuilder:
         """What happens when this step raises: RETRY (with a policy), SUSPEND, TERMINATE, COMPENSATE."""
         where = self._where("on_error()")
-        self.step.error_behavior = _check_behavior(behavior, where)
+        self.step.error_behavior = check_behavior(behavior, where)
         if max_retries is not None and (not isinstance(max_retries, int) or max_retries < 0):
             raise WorkflowDefinitionError(f"{where}: max_retries must be a non-negative int")
         if not isinstance(backoff, (int, float)) or backoff < 1:
             raise WorkflowDefinitionError(f"{where}: backoff must be a number >= 1, got {backoff!r}")
-        fallback = None if then is None else _check_behavior(then, where)
+        fallback = None if then is None else check_behavior(then, where)
         if fallback == WorkflowStep.RETRY:
             raise WorkflowDefinitionError(f"{where}: then= must be SUSPEND, TERMINATE or COMPENSATE")
         self.step.retry_policy = RetryPolicy(
-            interval=_interval(retry_interval, "retry_interval"),
+            interval=interval(retry_interval, "retry_interval"),
             max_retries=max_retries,
             backoff=float(backoff),
-            max_interval=_interval(max_interval, "max_interval"),
+            max_interval=interval(max_interval, "max_interval"),
             then=fallback,
         )
         return self
@@ -539,7 +376,7 @@ class WhenStepBuilder(StepBuilder):
 
     def then(self, body: type[StepBody] | Callable[..., Any]) -> StepBuilder:
         """A one-step block: ``when(v).then(X)`` runs X when the outcome equals v."""
-        _check_body(body, self._where("then()"))
+        check_body(body, self._where("then()"))
         started: list[StepBuilder] = []
         super().do(lambda block: started.append(block.start_with(body)))
         return started[0]

@@ -21,8 +21,6 @@ from ..record_schema import (
     WORKFLOW_TIMES,
 )
 from ..records import (
-    Event,
-    EventSubscription,
     ExecutionError,
     ExecutionPointer,
     WorkflowAction,
@@ -30,6 +28,7 @@ from ..records import (
 )
 from ..serialization import register_type
 from ._claim_checks import ClaimConformance
+from ._event_checks import EventStoreChecks, sample_event, sample_subscription
 from ._operator_checks import OperatorQueryChecks
 from .coordination import CoordinationConformance
 
@@ -76,28 +75,6 @@ def _instance(
     pointer.step_name = "first"
     instance.execution_pointers.append(pointer)
     return instance
-
-
-def _subscription(
-    workflow_id: str, name: str = "approved", key: str | None = "k1", as_of: datetime | None = None
-) -> EventSubscription:
-    subscription = EventSubscription()
-    subscription.workflow_id = workflow_id
-    subscription.step_id = 1
-    subscription.execution_pointer_id = "pointer-1"
-    subscription.event_name = name
-    subscription.event_key = key
-    subscription.subscribe_as_of = as_of or utcnow()
-    return subscription
-
-
-def _event(name: str = "approved", key: str | None = "k1", when: datetime | None = None) -> Event:
-    event = Event()
-    event.event_name = name
-    event.event_key = key
-    event.event_data = {"approved_by": "ann", "amount": 12}
-    event.event_time = when or utcnow()
-    return event
 
 
 def _non_default(name: str, kinds: tuple[type, ...], status: int) -> object:
@@ -149,7 +126,9 @@ def _finished_pointer(pointer_id: str) -> ExecutionPointer:
     return pointer
 
 
-class PersistenceProviderConformance(OperatorQueryChecks, CoordinationConformance, ClaimConformance):
+class PersistenceProviderConformance(
+    OperatorQueryChecks, CoordinationConformance, ClaimConformance, EventStoreChecks
+):
     """Checks for `PersistenceProvider`; implement `create_provider` (a fresh, empty store)."""
 
     def test_create_assigns_id_and_get_round_trips_every_field(self) -> None:
@@ -242,8 +221,8 @@ class PersistenceProviderConformance(OperatorQueryChecks, CoordinationConformanc
             workflow_id = store.create_workflow(instance)
             as_of = utcnow() - timedelta(seconds=5)
             subscriptions = [
-                _subscription(workflow_id, key="k1", as_of=as_of),
-                _subscription(workflow_id, key="k2", as_of=as_of),
+                sample_subscription(workflow_id, key="k1", as_of=as_of),
+                sample_subscription(workflow_id, key="k2", as_of=as_of),
             ]
             instance.execution_pointers[0].status = ExecutionPointer.WAITING
             store.persist_workflow(instance, subscriptions)
@@ -263,16 +242,16 @@ class PersistenceProviderConformance(OperatorQueryChecks, CoordinationConformanc
         with self.provider() as store:
             instance = _instance()
             workflow_id = store.create_workflow(instance)
-            woken = store.create_subscription(_subscription(workflow_id, key="woken"))
-            delivered = store.create_event(_event(key="woken"))
-            earlier = _event(key="new")
+            woken = store.create_subscription(sample_subscription(workflow_id, key="woken"))
+            delivered = store.create_event(sample_event(key="woken"))
+            earlier = sample_event(key="new")
             earlier.is_processed = True
             reopened = store.create_event(earlier)
             instance.execution_pointers[0].status = ExecutionPointer.WAITING
             error = ExecutionError()
             error.workflow_id, error.message, error.error_time = workflow_id, "step failed", utcnow()
-            news = _event(name="child-done", key=workflow_id)
-            new_subscription = _subscription(workflow_id, key="new")
+            news = sample_event(name="child-done", key=workflow_id)
+            new_subscription = sample_subscription(workflow_id, key="new")
             store.persist_changes(
                 WorkflowChanges(
                     instance,
@@ -299,16 +278,16 @@ class PersistenceProviderConformance(OperatorQueryChecks, CoordinationConformanc
         with self.provider() as store:
             instance = _instance()
             workflow_id = store.create_workflow(instance)
-            existing = store.create_event(_event(key="existing"))
+            existing = store.create_event(sample_event(key="existing"))
             instance.status = WorkflowInstance.COMPLETE
             instance.execution_pointers[0].active = False
             error = ExecutionError()
             error.workflow_id, error.message, error.error_time = workflow_id, "step failed", utcnow()
-            clash = _event(name="child-done", key=workflow_id)
+            clash = sample_event(name="child-done", key=workflow_id)
             clash.id = existing  # fails only once the rest of the pass is on its way
             changes = WorkflowChanges(
                 instance,
-                subscriptions=[_subscription(workflow_id, key="new")],
+                subscriptions=[sample_subscription(workflow_id, key="new")],
                 errors=[error],
                 events=[clash],
             )
@@ -390,75 +369,6 @@ class PersistenceProviderConformance(OperatorQueryChecks, CoordinationConformanc
             naive_future = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(hours=1)
             assert store.get_runnable_instances(naive_future) == [due]
 
-    def test_subscriptions_are_selected_by_name_key_and_as_of(self) -> None:
-        with self.provider() as store:
-            now = utcnow()
-            early = store.create_subscription(_subscription("w1", as_of=now - timedelta(minutes=5)))
-            store.create_subscription(_subscription("w2", as_of=now + timedelta(minutes=5)))
-            store.create_subscription(_subscription("w3", key="other", as_of=now - timedelta(minutes=5)))
-            store.create_subscription(_subscription("w4", name="rejected", as_of=now - timedelta(minutes=5)))
-            assert [s.id for s in store.get_subscriptions("approved", "k1", now)] == [early]
-            assert len(store.get_subscriptions("approved", "k1", now + timedelta(minutes=10))) == 2
-            assert store.get_subscriptions("approved", "missing", now) == []
-
-    def test_terminated_subscription_is_never_returned(self) -> None:
-        with self.provider() as store:
-            subscription_id = store.create_subscription(
-                _subscription("w1", as_of=utcnow() - timedelta(seconds=1))
-            )
-            store.terminate_subscription(subscription_id)
-            assert store.get_subscriptions("approved", "k1", utcnow()) == []
-            store.terminate_subscription(subscription_id)
-
-    def test_subscription_with_no_key_matches_events_with_no_key(self) -> None:
-        with self.provider() as store:
-            subscription_id = store.create_subscription(
-                _subscription("w1", key=None, as_of=utcnow() - timedelta(seconds=1))
-            )
-            assert [s.id for s in store.get_subscriptions("approved", None, utcnow())] == [subscription_id]
-            assert store.get_subscriptions("approved", "k1", utcnow()) == []
-
-    def test_event_round_trips(self) -> None:
-        with self.provider() as store:
-            original = _event()
-            event_id = store.create_event(original)
-            assert event_id and original.id == event_id
-            loaded = store.get_event(event_id)
-            assert loaded is not None
-            assert (loaded.event_name, loaded.event_key, loaded.event_data) == (
-                "approved",
-                "k1",
-                {"approved_by": "ann", "amount": 12},
-            )
-            assert loaded.event_time == original.event_time
-            assert loaded.is_processed is False
-            assert store.get_event("no-such-event") is None
-
-    def test_runnable_events_are_unprocessed_and_due(self) -> None:
-        with self.provider() as store:
-            now = utcnow()
-            due = store.create_event(_event(when=now - timedelta(seconds=1)))
-            store.create_event(_event(when=now + timedelta(hours=1)))
-            assert store.get_runnable_events(now) == [due]
-            store.mark_event_processed(due)
-            assert store.get_runnable_events(now) == []
-            loaded = store.get_event(due)
-            assert loaded is not None and loaded.is_processed is True
-            store.mark_event_unprocessed(due)
-            assert store.get_runnable_events(now) == [due]
-
-    def test_events_since_as_of_come_earliest_first(self) -> None:
-        with self.provider() as store:
-            base = utcnow() - timedelta(hours=1)
-            third = store.create_event(_event(when=base + timedelta(minutes=3)))
-            first = store.create_event(_event(when=base + timedelta(minutes=1)))
-            second = store.create_event(_event(when=base + timedelta(minutes=2)))
-            store.create_event(_event(key="other", when=base + timedelta(minutes=2)))
-            assert store.get_events("approved", "k1", base) == [first, second, third]
-            assert store.get_events("approved", "k1", base + timedelta(minutes=2)) == [second, third]
-            store.mark_event_processed(second)
-            assert store.get_events("approved", "k1", base + timedelta(minutes=2)) == [second, third]
-
     def test_errors_are_kept_per_workflow_in_order(self) -> None:
         with self.provider() as store:
             errors = []
@@ -491,7 +401,7 @@ class PersistenceProviderConformance(OperatorQueryChecks, CoordinationConformanc
                         workflow_id = store.create_workflow(instance)
                         instance.data = {"thread": thread_number, "n": n}
                         instance.status = WorkflowInstance.COMPLETE
-                        store.persist_workflow(instance, [_subscription(workflow_id)])
+                        store.persist_workflow(instance, [sample_subscription(workflow_id)])
                         with ids_lock:
                             ids.append(workflow_id)
                 except BaseException as exc:

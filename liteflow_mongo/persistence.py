@@ -8,7 +8,6 @@ from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
-from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from liteflow.core.changes import WorkflowChanges
@@ -46,8 +45,8 @@ from .documents import (
     workflow_from_document,
 )
 from .journal import ERRORS, EVENTS, HISTORY, JOURNAL, SUBSCRIPTIONS, Journal, error_entries, journal_entries
-from .schema import migrate
-from .shared_state import SHARED_STATE, SHARED_STATE_INDEXES, SharedStates
+from .schema import INDEXES, WORKFLOWS, migrate
+from .shared_state import SharedStates
 
 __all__ = ["MongoPersistenceProvider", "WORKFLOWS", "INDEXES"]
 
@@ -56,37 +55,7 @@ _log = logging.getLogger("liteflow.mongo")
 T = TypeVar("T")
 Document = dict[str, Any]
 
-WORKFLOWS = "workflows"
-
 _PURGE_BATCH = 500
-
-
-def _index(name: str, *fields: str) -> IndexModel:
-    return IndexModel([(field, ASCENDING) for field in fields], name=name)
-
-
-#: The indexes each query needs, by collection; created idempotently (same names and keys).
-INDEXES: dict[str, list[IndexModel]] = {
-    WORKFLOWS: [
-        _index("status_next_execution", "status", "next_execution"),
-        _index("create_time", "create_time"),
-        _index("workflow_definition_id", "workflow_definition_id"),
-        _index("reference", "reference"),
-        _index("journal_entries", f"{JOURNAL}._id"),
-        _index("journal_event_name", f"{JOURNAL}.event_name"),
-    ],
-    SUBSCRIPTIONS: [
-        _index("event_match", "event_name", "event_key", "terminated", "subscribe_as_of"),
-        _index("workflow_id", "workflow_id"),
-    ],
-    EVENTS: [
-        _index("event_match", "event_name", "event_key", "event_time"),
-        _index("unprocessed", "is_processed", "event_time"),
-    ],
-    ERRORS: [_index("workflow_id", "workflow_id", "error_time")],
-    HISTORY: [_index("workflow_order", "workflow_id", "batch", "index")],
-    SHARED_STATE: SHARED_STATE_INDEXES,
-}
 
 
 def _all_of(*conditions: Document) -> Document:

@@ -1,4 +1,4 @@
-"""The MongoDB store's schema version and its numbered migrations.
+"""The MongoDB store's collections and indexes, its schema version and its numbered migrations.
 
 The version is one document of the collection ``liteflow_schema``. A store without it is
 either new (it gets the latest version) or was written before versions existed (version 1).
@@ -12,18 +12,50 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any
 
+from pymongo import ASCENDING, IndexModel
 from pymongo.database import Database
 
 from liteflow.core.errors import ProviderError
 
-from .journal import JOURNAL
+from .journal import ERRORS, EVENTS, HISTORY, JOURNAL, SUBSCRIPTIONS
+from .shared_state import SHARED_STATE, SHARED_STATE_INDEXES
 
-__all__ = ["LATEST_VERSION", "SCHEMA", "migrate"]
+__all__ = ["INDEXES", "LATEST_VERSION", "SCHEMA", "WORKFLOWS", "migrate"]
 
 _log = logging.getLogger("liteflow.mongo")
 
 Document = dict[str, Any]
 Call = Callable[[str, Callable[[], Any]], Any]
+
+WORKFLOWS = "workflows"
+
+
+def _index(name: str, *fields: str) -> IndexModel:
+    return IndexModel([(field, ASCENDING) for field in fields], name=name)
+
+
+#: The indexes each query needs, by collection; created idempotently (same names and keys).
+INDEXES: dict[str, list[IndexModel]] = {
+    WORKFLOWS: [
+        _index("status_next_execution", "status", "next_execution"),
+        _index("create_time", "create_time"),
+        _index("workflow_definition_id", "workflow_definition_id"),
+        _index("reference", "reference"),
+        _index("journal_entries", f"{JOURNAL}._id"),
+        _index("journal_event_name", f"{JOURNAL}.event_name"),
+    ],
+    SUBSCRIPTIONS: [
+        _index("event_match", "event_name", "event_key", "terminated", "subscribe_as_of"),
+        _index("workflow_id", "workflow_id"),
+    ],
+    EVENTS: [
+        _index("event_match", "event_name", "event_key", "event_time"),
+        _index("unprocessed", "is_processed", "event_time"),
+    ],
+    ERRORS: [_index("workflow_id", "workflow_id", "error_time")],
+    HISTORY: [_index("workflow_order", "workflow_id", "batch", "index")],
+    SHARED_STATE: SHARED_STATE_INDEXES,
+}
 
 SCHEMA = "liteflow_schema"
 _VERSION_ID = "version"

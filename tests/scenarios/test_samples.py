@@ -156,6 +156,10 @@ def test_main_sample_resumes_after_ctrl_c_without_repeating_steps(tmp_path: Path
         "LITEFLOW_SAMPLE_APPROVAL_DELAY": "60",
         "PYTHONFAULTHANDLER": "1",  # SIGABRT on a hang prints every thread's stack
     }
+    # As in a terminal: a run started in the background (`cmd &`, as CI may be) has SIGINT
+    # ignored, which a child inherits, and Python then never raises KeyboardInterrupt; a handler
+    # (unlike "ignored") is reset to the default in the child.
+    ignored = signal.signal(signal.SIGINT, signal.default_int_handler)
     first = subprocess.Popen(
         [sys.executable, str(SAMPLES / "main.py")],
         stdout=subprocess.PIPE,
@@ -163,6 +167,7 @@ def test_main_sample_resumes_after_ctrl_c_without_repeating_steps(tmp_path: Path
         text=True,
         env=env,
     )
+    signal.signal(signal.SIGINT, ignored)
     assert first.stdout is not None
     lines: list[str] = []
     for line in first.stdout:

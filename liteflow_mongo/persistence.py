@@ -14,7 +14,7 @@ from liteflow.core.changes import WorkflowChanges
 from liteflow.core.clock import utcnow
 from liteflow.core.errors import InvalidArgumentError
 from liteflow.core.providers import PersistenceProvider
-from liteflow.core.queries import WorkflowQuery, WorkflowSummary
+from liteflow.core.queries import WorkflowQuery, WorkflowSummary, check_page
 from liteflow.core.records import (
     Event,
     EventSubscription,
@@ -231,8 +231,7 @@ class MongoPersistenceProvider(PersistenceProvider):
         skip: int = 0,
         take: int = 100,
     ) -> list[WorkflowInstance]:
-        if skip < 0 or take < 0:
-            raise InvalidArgumentError(f"skip and take must not be negative, got skip={skip}, take={take}")
+        check_page(skip, take)
         if take == 0:
             return []  # pymongo's limit(0) would mean "no limit"
         conditions: list[Document] = []
@@ -442,8 +441,7 @@ class MongoPersistenceProvider(PersistenceProvider):
         self._db.insert_once(ERRORS, documents, "record execution errors")
 
     def get_pointer_history(self, workflow_id: str, skip: int = 0, take: int = 100) -> list[ExecutionPointer]:
-        if skip < 0 or take < 0:
-            raise InvalidArgumentError(f"skip and take must not be negative, got skip={skip}, take={take}")
+        check_page(skip, take)
         self._journal.repair({"_id": workflow_id}, f"find the journal of workflow {workflow_id}")
         history = self._db.collection(HISTORY)
         documents = self._db.call(

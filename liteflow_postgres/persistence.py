@@ -11,7 +11,7 @@ from liteflow.core.clock import utcnow
 from liteflow.core.errors import InvalidArgumentError
 from liteflow.core.instance_filters import sql_instance_filters
 from liteflow.core.providers import PersistenceProvider
-from liteflow.core.queries import WorkflowQuery, WorkflowSummary
+from liteflow.core.queries import WorkflowQuery, WorkflowSummary, check_page
 from liteflow.core.records import (
     Event,
     EventSubscription,
@@ -190,8 +190,7 @@ class PostgresPersistenceProvider(PersistenceProvider):
             event.id = event_id
 
     def get_pointer_history(self, workflow_id: str, skip: int = 0, take: int = 100) -> list[ExecutionPointer]:
-        if skip < 0 or take < 0:
-            raise InvalidArgumentError(f"skip and take must not be negative, got skip={skip}, take={take}")
+        check_page(skip, take)
         rows = self._fetch(
             f"load the pointer history of workflow {workflow_id}",
             self._sql.select_history,
@@ -225,8 +224,7 @@ class PostgresPersistenceProvider(PersistenceProvider):
         skip: int = 0,
         take: int = 100,
     ) -> list[WorkflowInstance]:
-        if skip < 0 or take < 0:
-            raise InvalidArgumentError(f"skip and take must not be negative, got skip={skip}, take={take}")
+        check_page(skip, take)
         where, parameters = sql_instance_filters(
             "%s", stored_time, status, definition_id, created_from, created_to
         )

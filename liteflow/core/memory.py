@@ -12,7 +12,7 @@ from .clock import to_utc, utcnow
 from .due_times import DueTimes
 from .errors import InvalidArgumentError
 from .providers import PersistenceProvider
-from .queries import WorkflowQuery, WorkflowSummary, summary_of
+from .queries import WorkflowQuery, WorkflowSummary, check_page, summary_of
 from .records import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance, new_id
 from .serialization import DEFAULT_SERIALIZER
 from .shared_state import SharedState
@@ -272,8 +272,7 @@ class MemoryPersistenceProvider(PersistenceProvider):
             return list(self._errors.get(workflow_id, []))
 
     def get_pointer_history(self, workflow_id: str, skip: int = 0, take: int = 100) -> list[ExecutionPointer]:
-        if skip < 0 or take < 0:
-            raise InvalidArgumentError(f"skip and take must not be negative, got skip={skip}, take={take}")
+        check_page(skip, take)
         with self._lock:
             return [pointer.clone() for pointer in self._history.get(workflow_id, [])[skip : skip + take]]
 

@@ -15,7 +15,13 @@ from .clock import to_utc
 from .errors import InvalidArgumentError
 from .records import WorkflowInstance
 
-__all__ = ["SUMMARY_FIELDS", "WorkflowQuery", "WorkflowSummary", "summary_of"]
+__all__ = ["SUMMARY_FIELDS", "WorkflowQuery", "WorkflowSummary", "check_page", "summary_of"]
+
+
+def check_page(skip: int, take: int) -> None:
+    """Refuse a page of stored records that starts or ends before the first one."""
+    if skip < 0 or take < 0:
+        raise InvalidArgumentError(f"skip and take must not be negative, got skip={skip}, take={take}")
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from ..clock import utcnow
 from ..errors import InvalidArgumentError
 from ..instance_filters import sql_instance_filters
 from ..providers import PersistenceProvider
-from ..queries import WorkflowQuery, WorkflowSummary
+from ..queries import WorkflowQuery, WorkflowSummary, check_page
 from ..records import (
     Event,
     EventSubscription,
@@ -230,8 +230,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
         skip: int = 0,
         take: int = 100,
     ) -> list[WorkflowInstance]:
-        if skip < 0 or take < 0:
-            raise InvalidArgumentError(f"skip and take must not be negative, got skip={skip}, take={take}")
+        check_page(skip, take)
         where, parameters = sql_instance_filters(
             "?", to_micros, status, definition_id, created_from, created_to
         )
@@ -384,8 +383,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
             self._db.write(lambda connection: connection.executemany(INSERT_ERROR, rows), "persist_errors")
 
     def get_pointer_history(self, workflow_id: str, skip: int = 0, take: int = 100) -> list[ExecutionPointer]:
-        if skip < 0 or take < 0:
-            raise InvalidArgumentError(f"skip and take must not be negative, got skip={skip}, take={take}")
+        check_page(skip, take)
         where = f"the pointer history of workflow {workflow_id!r}"
         rows = self._db.read(SELECT_HISTORY, (workflow_id, take, skip), "get_pointer_history")
         return [self._rows.load_pointer(decode_document(text, where), where) for (text,) in rows]

@@ -11,7 +11,12 @@ __all__ = ["SingleNodeQueueProvider", "LocalQueueProvider", "LocalLockProvider"]
 
 
 class SingleNodeQueueProvider(QueueProvider):
-    """In-process FIFO queues; an id already waiting in a queue is not added twice."""
+    """In-process FIFO queues; an id already waiting in a queue is not added twice.
+
+    Adding and taking are single operations on a deque and a dict, atomic by themselves, so
+    neither takes a lock unless a consumer sleeps on an empty queue: a producer and busy
+    consumers never meet on a lock (where every meeting costs both threads a switch).
+    """
 
     is_dequeue_blocking = True
 
@@ -20,8 +25,10 @@ class SingleNodeQueueProvider(QueueProvider):
         self._mutex = threading.Lock()
         self._conditions = {queue: threading.Condition(self._mutex) for queue in QueueType}
         self._queues: dict[QueueType, deque[str]] = {queue: deque() for queue in QueueType}
-        self._waiting: dict[QueueType, set[str]] = {queue: set() for queue in QueueType}
-        self._generation = 0
+        #: The ids in each queue (a dict: `setdefault` adds one only if it is not there).
+        self._waiting: dict[QueueType, dict[str, object]] = {queue: {} for queue in QueueType}
+        #: Consumers asleep on each queue and not yet woken, counted under the mutex.
+        self._sleepers: dict[QueueType, int] = {queue: 0 for queue in QueueType}
         self._draining = False
 
     def start(self) -> None:
@@ -30,37 +37,56 @@ class SingleNodeQueueProvider(QueueProvider):
 
     def queue_work(self, queue: QueueType, data: str) -> None:
         queue = QueueType(queue)
-        with self._mutex:
-            if data in self._waiting[queue]:
-                return
-            self._waiting[queue].add(data)
-            self._queues[queue].append(data)
-            self._conditions[queue].notify()
+        token = object()
+        if self._waiting[queue].setdefault(data, token) is not token:
+            return
+        self._queues[queue].append(data)
+        # Appended before the count is read: a consumer counted later sees the item. Waking
+        # one uncounts it, so the items that follow before it runs wake no one else.
+        if self._sleepers[queue]:
+            with self._mutex:
+                if self._sleepers[queue]:
+                    self._sleepers[queue] -= 1
+                    self._conditions[queue].notify()
 
     def dequeue_work(self, queue: QueueType) -> str | None:
         queue = QueueType(queue)
+        if self._draining:
+            return None
+        items = self._queues[queue]
+        data: str | None
+        try:
+            data = items.popleft()
+        except IndexError:
+            data = self._sleep_for_item(queue, items)
+        if data is not None:
+            self._waiting[queue].pop(data, None)
+        return data
+
+    def _sleep_for_item(self, queue: QueueType, items: deque[str]) -> str | None:
         condition = self._conditions[queue]
         with self._mutex:
-            items = self._queues[queue]
+            if not items:
+                self._sleepers[queue] += 1
+                woken = False
+                try:
+                    woken = condition.wait(self._dequeue_timeout)
+                finally:
+                    # A count left wrong (an interrupted wait) costs at most one timeout.
+                    if not woken and self._sleepers[queue] > 0:
+                        self._sleepers[queue] -= 1
             if self._draining:
                 return None
-            if not items:
-                generation = self._generation
-                condition.wait_for(
-                    lambda: bool(items) or self._generation != generation, self._dequeue_timeout
-                )
-                if not items:
-                    return None
-            data = items.popleft()
-            self._waiting[queue].discard(data)
-            if items:
-                condition.notify()
-            return data
+            try:
+                return items.popleft()
+            except IndexError:
+                return None
 
     def wake_dequeues(self) -> None:
         with self._mutex:
             self._draining = True
-            self._generation += 1
+            for queue in QueueType:
+                self._sleepers[queue] = 0
             for condition in self._conditions.values():
                 condition.notify_all()
 
@@ -69,35 +95,31 @@ class SingleNodeQueueProvider(QueueProvider):
         self.wake_dequeues()
 
     def __len__(self) -> int:
-        with self._mutex:
-            return sum(len(items) for items in self._queues.values())
+        return sum(len(items) for items in self._queues.values())
 
 
 LocalQueueProvider = SingleNodeQueueProvider
 
 
 class LocalLockProvider(LockProvider):
-    """Locks held in a set, shared by the threads of one process."""
+    """Locks held in a dict shared by the threads of one process.
+
+    Taking one is a single `setdefault` (atomic by itself), so threads taking different
+    locks never wait for each other.
+    """
 
     def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._held: set[str] = set()
+        self._held: dict[str, object] = {}
 
     def acquire_lock(self, resource: str) -> bool:
-        with self._guard:
-            if resource in self._held:
-                return False
-            self._held.add(resource)
-            return True
+        token = object()
+        return self._held.setdefault(resource, token) is token
 
     def release_lock(self, resource: str) -> None:
-        with self._guard:
-            self._held.discard(resource)
+        self._held.pop(resource, None)
 
     def holds_lock(self, resource: str) -> bool:
-        with self._guard:
-            return resource in self._held
+        return resource in self._held
 
     def shutdown(self) -> None:
-        with self._guard:
-            self._held.clear()
+        self._held.clear()

@@ -52,26 +52,33 @@ class MemoryPersistenceProvider(PersistenceProvider):
         #: (kind, key) -> (version, value as the serializer's document)
         self._shared: dict[tuple[str, str], tuple[int, Any]] = {}
 
-    def _store(self, workflow: WorkflowInstance) -> None:
-        self._workflows[workflow.id] = workflow.clone()
-        runnable = workflow.status == WorkflowInstance.RUNNABLE
-        self._due.set(workflow.id, workflow.next_execution if runnable else None)
+    def _keep(self, copy: WorkflowInstance) -> None:
+        """Store `copy`, which nobody else holds.
+
+        A stored instance is replaced, never changed, and storing one is a single dict
+        assignment, so instances are written and read without the lock: workers of a busy
+        host would otherwise meet on it at every step (each meeting costs both a thread
+        switch). What must change together (subscriptions, events) still takes the lock,
+        and whoever walks the instances walks a snapshot.
+        """
+        self._workflows[copy.id] = copy
+        runnable = copy.status == WorkflowInstance.RUNNABLE
+        self._due.set(copy.id, copy.next_execution if runnable else None)
 
     def create_workflow(self, workflow: WorkflowInstance) -> str:
-        with self._lock:
-            if not workflow.id:
-                workflow.id = new_id()
-            self._store(workflow)
-            return workflow.id
+        if not workflow.id:
+            workflow.id = new_id()
+        self._keep(workflow.clone())
+        return workflow.id
 
     def create_workflow_if_new(self, workflow: WorkflowInstance) -> bool:
         if not workflow.id:
             raise InvalidArgumentError("create_workflow_if_new() needs an instance with an id")
-        with self._lock:
-            if workflow.id in self._workflows:
-                return False
-            self._store(workflow)
-            return True
+        copy = workflow.clone()
+        if self._workflows.setdefault(workflow.id, copy) is not copy:
+            return False
+        self._keep(copy)
+        return True
 
     def persist_workflow(
         self, workflow: WorkflowInstance, subscriptions: Sequence[EventSubscription] = ()
@@ -80,15 +87,16 @@ class MemoryPersistenceProvider(PersistenceProvider):
 
     def persist_changes(self, changes: WorkflowChanges) -> None:
         """Everything is checked before anything changes, and it all changes under one lock."""
+        copy = changes.workflow.clone()
+        if not changes.has_side_effects:  # the usual pass: only the instance changed
+            self._keep(copy)
+            return
         with self._lock:
-            if not changes.has_side_effects:  # the usual pass: only the instance changed
-                self._store(changes.workflow)
-                return
             taken = [event.id for event in changes.events if event.id and event.id in self._events]
             taken += [s.id for s in changes.subscriptions if s.id and s.id in self._subscriptions]
             if taken:
                 raise InvalidArgumentError(f"cannot write workflow {changes.workflow.id}: ids {taken} exist")
-            self._store(changes.workflow)
+            self._keep(copy)
             for subscription in changes.subscriptions:
                 self._add_subscription(subscription)
             for subscription_id in changes.ended_subscriptions:
@@ -107,16 +115,16 @@ class MemoryPersistenceProvider(PersistenceProvider):
         with self._lock:
             stored = self._workflows.get(workflow_id)
             if stored is not None:
-                stored.status = WorkflowInstance.SUSPENDED
-                stored.next_execution = None
-                self._due.set(workflow_id, None)
+                suspended = stored.clone()
+                suspended.status = WorkflowInstance.SUSPENDED
+                suspended.next_execution = None
+                self._keep(suspended)
             self.persist_errors([error])
             return stored is not None
 
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance | None:
-        with self._lock:
-            stored = self._workflows.get(workflow_id)
-            return None if stored is None else stored.clone()
+        stored = self._workflows.get(workflow_id)
+        return None if stored is None else stored.clone()
 
     def get_workflow_instances(
         self,
@@ -132,7 +140,7 @@ class MemoryPersistenceProvider(PersistenceProvider):
         with self._lock:
             found = [
                 workflow
-                for workflow in self._workflows.values()
+                for workflow in list(self._workflows.values())
                 if (status is None or workflow.status == status)
                 and (definition_id is None or workflow.workflow_definition_id == definition_id)
                 and (low is None or (workflow.create_time is not None and workflow.create_time >= low))
@@ -143,9 +151,8 @@ class MemoryPersistenceProvider(PersistenceProvider):
 
     def find_workflows(self, query: WorkflowQuery) -> list[WorkflowSummary]:
         with self._lock:
-            found = [
-                summary for summary in map(summary_of, self._workflows.values()) if query.matches(summary)
-            ]
+            stored = list(self._workflows.values())
+            found = [summary for summary in map(summary_of, stored) if query.matches(summary)]
         found.sort(
             key=lambda summary: (summary.create_time or utcnow(), summary.id), reverse=query.newest_first
         )
@@ -156,12 +163,12 @@ class MemoryPersistenceProvider(PersistenceProvider):
         with self._lock:
             doomed = [
                 workflow.id
-                for workflow in self._workflows.values()
+                for workflow in list(self._workflows.values())
                 if workflow.status == status
                 and (workflow.complete_time or workflow.create_time or limit) < limit
             ]
             for workflow_id in doomed:
-                del self._workflows[workflow_id]
+                self._workflows.pop(workflow_id, None)
                 self._due.set(workflow_id, None)
                 self._errors.pop(workflow_id, None)
                 self._history.pop(workflow_id, None)
@@ -172,8 +179,7 @@ class MemoryPersistenceProvider(PersistenceProvider):
 
     def get_runnable_instances(self, as_at: datetime | None = None) -> list[str]:
         limit = utcnow() if as_at is None else to_utc(as_at)
-        with self._lock:
-            return self._due.due(limit)
+        return self._due.due(limit)
 
     def _add_subscription(self, subscription: EventSubscription) -> str:
         if not subscription.id:

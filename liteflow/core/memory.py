@@ -11,8 +11,9 @@ from .changes import WorkflowChanges
 from .clock import to_utc, utcnow
 from .due_times import DueTimes
 from .errors import InvalidArgumentError
+from .frozen import FrozenInstance, freeze, frozen_summary, thaw
 from .providers import PersistenceProvider
-from .queries import WorkflowQuery, WorkflowSummary, check_page, summary_of
+from .queries import WorkflowQuery, WorkflowSummary, check_page
 from .records import Event, EventSubscription, ExecutionError, ExecutionPointer, WorkflowInstance, new_id
 from .serialization import DEFAULT_SERIALIZER
 from .shared_state import SharedState
@@ -40,7 +41,7 @@ class MemoryPersistenceProvider(PersistenceProvider):
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
-        self._workflows: dict[str, WorkflowInstance] = {}
+        self._workflows: dict[str, FrozenInstance] = {}
         self._due = DueTimes()
         self._subscriptions: dict[str, EventSubscription] = {}
         self._subscriptions_by_key: dict[tuple[str, Any], set[str]] = {}
@@ -52,8 +53,8 @@ class MemoryPersistenceProvider(PersistenceProvider):
         #: (kind, key) -> (version, value as the serializer's document)
         self._shared: dict[tuple[str, str], tuple[int, Any]] = {}
 
-    def _keep(self, copy: WorkflowInstance) -> None:
-        """Store `copy`, which nobody else holds.
+    def _keep(self, workflow: WorkflowInstance, copy: FrozenInstance) -> None:
+        """Store `copy` (frozen from `workflow`).
 
         A stored instance is replaced, never changed, and storing one is a single dict
         assignment, so instances are written and read without the lock: workers of a busy
@@ -61,23 +62,23 @@ class MemoryPersistenceProvider(PersistenceProvider):
         switch). What must change together (subscriptions, events) still takes the lock,
         and whoever walks the instances walks a snapshot.
         """
-        self._workflows[copy.id] = copy
-        runnable = copy.status == WorkflowInstance.RUNNABLE
-        self._due.set(copy.id, copy.next_execution if runnable else None)
+        self._workflows[workflow.id] = copy
+        runnable = workflow.status == WorkflowInstance.RUNNABLE
+        self._due.set(workflow.id, workflow.next_execution if runnable else None)
 
     def create_workflow(self, workflow: WorkflowInstance) -> str:
         if not workflow.id:
             workflow.id = new_id()
-        self._keep(workflow.clone())
+        self._keep(workflow, freeze(workflow))
         return workflow.id
 
     def create_workflow_if_new(self, workflow: WorkflowInstance) -> bool:
         if not workflow.id:
             raise InvalidArgumentError("create_workflow_if_new() needs an instance with an id")
-        copy = workflow.clone()
+        copy = freeze(workflow)
         if self._workflows.setdefault(workflow.id, copy) is not copy:
             return False
-        self._keep(copy)
+        self._keep(workflow, copy)
         return True
 
     def persist_workflow(
@@ -87,16 +88,17 @@ class MemoryPersistenceProvider(PersistenceProvider):
 
     def persist_changes(self, changes: WorkflowChanges) -> None:
         """Everything is checked before anything changes, and it all changes under one lock."""
-        copy = changes.workflow.clone()
+        workflow = changes.workflow
+        copy = freeze(workflow)
         if not changes.has_side_effects:  # the usual pass: only the instance changed
-            self._keep(copy)
+            self._keep(workflow, copy)
             return
         with self._lock:
             taken = [event.id for event in changes.events if event.id and event.id in self._events]
             taken += [s.id for s in changes.subscriptions if s.id and s.id in self._subscriptions]
             if taken:
-                raise InvalidArgumentError(f"cannot write workflow {changes.workflow.id}: ids {taken} exist")
-            self._keep(copy)
+                raise InvalidArgumentError(f"cannot write workflow {workflow.id}: ids {taken} exist")
+            self._keep(workflow, copy)
             for subscription in changes.subscriptions:
                 self._add_subscription(subscription)
             for subscription_id in changes.ended_subscriptions:
@@ -108,23 +110,23 @@ class MemoryPersistenceProvider(PersistenceProvider):
             for event_id, processed in changes.event_marks.items():
                 self._mark_event(event_id, processed)
             if changes.archived_pointers:
-                history = self._history.setdefault(changes.workflow.id, [])
+                history = self._history.setdefault(workflow.id, [])
                 history += [pointer.clone() for pointer in changes.archived_pointers]
 
     def quarantine_workflow(self, workflow_id: str, error: ExecutionError) -> bool:
         with self._lock:
             stored = self._workflows.get(workflow_id)
             if stored is not None:
-                suspended = stored.clone()
+                suspended = thaw(stored)
                 suspended.status = WorkflowInstance.SUSPENDED
                 suspended.next_execution = None
-                self._keep(suspended)
+                self._keep(suspended, freeze(suspended))
             self.persist_errors([error])
             return stored is not None
 
     def get_workflow_instance(self, workflow_id: str) -> WorkflowInstance | None:
         stored = self._workflows.get(workflow_id)
-        return None if stored is None else stored.clone()
+        return None if stored is None else thaw(stored)
 
     def get_workflow_instances(
         self,
@@ -137,22 +139,21 @@ class MemoryPersistenceProvider(PersistenceProvider):
     ) -> list[WorkflowInstance]:
         low = None if created_from is None else to_utc(created_from)
         high = None if created_to is None else to_utc(created_to)
-        with self._lock:
-            found = [
-                workflow
-                for workflow in list(self._workflows.values())
-                if (status is None or workflow.status == status)
-                and (definition_id is None or workflow.workflow_definition_id == definition_id)
-                and (low is None or (workflow.create_time is not None and workflow.create_time >= low))
-                and (high is None or (workflow.create_time is not None and workflow.create_time <= high))
-            ]
-            found.sort(key=lambda workflow: (workflow.create_time or utcnow(), workflow.id))
-            return [workflow.clone() for workflow in found[skip : skip + take]]
+        stored = list(self._workflows.values())
+        found = [
+            (summary, frozen)
+            for summary, frozen in zip(map(frozen_summary, stored), stored, strict=True)
+            if (status is None or summary.status == status)
+            and (definition_id is None or summary.workflow_definition_id == definition_id)
+            and (low is None or (summary.create_time is not None and summary.create_time >= low))
+            and (high is None or (summary.create_time is not None and summary.create_time <= high))
+        ]
+        found.sort(key=lambda item: (item[0].create_time or utcnow(), item[0].id))
+        return [thaw(frozen) for _, frozen in found[skip : skip + take]]
 
     def find_workflows(self, query: WorkflowQuery) -> list[WorkflowSummary]:
-        with self._lock:
-            stored = list(self._workflows.values())
-            found = [summary for summary in map(summary_of, stored) if query.matches(summary)]
+        stored = list(self._workflows.values())
+        found = [summary for summary in map(frozen_summary, stored) if query.matches(summary)]
         found.sort(
             key=lambda summary: (summary.create_time or utcnow(), summary.id), reverse=query.newest_first
         )
@@ -162,10 +163,10 @@ class MemoryPersistenceProvider(PersistenceProvider):
         limit = to_utc(older_than)
         with self._lock:
             doomed = [
-                workflow.id
-                for workflow in list(self._workflows.values())
-                if workflow.status == status
-                and (workflow.complete_time or workflow.create_time or limit) < limit
+                summary.id
+                for summary in map(frozen_summary, list(self._workflows.values()))
+                if summary.status == status
+                and (summary.complete_time or summary.create_time or limit) < limit
             ]
             for workflow_id in doomed:
                 self._workflows.pop(workflow_id, None)

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from functools import partial
 from types import TracebackType
 from typing import Any
 
@@ -34,6 +35,7 @@ from .schedule_runner import ScheduleRunner
 from .scheduler import WakeUpScheduler
 from .schedules import ScheduleBook
 from .text import is_storable_text
+from .worker_gate import WorkerGate
 from .worker_services import ControlRequests, Services
 from .workers import EventConsumer, RunnablePoller, WorkflowConsumer
 from .workflow import Workflow
@@ -123,6 +125,7 @@ class WorkflowHost(ScheduleMethods, AsyncHostMethods):
         self._schedules = ScheduleBook(persistence_service, self._logger)
         self._schedule_runner: ScheduleRunner | None = None
         self._loop_passes: LoopPasses | None = None
+        self._worker_gate: WorkerGate | None = None
 
     @property
     def _persistence_service(self) -> PersistenceProvider:
@@ -212,13 +215,14 @@ class WorkflowHost(ScheduleMethods, AsyncHostMethods):
             )
             self._loop_passes = loop_passes
             events = EventConsumer(services, runner, quarantine, loop_passes)
-            workflows = WorkflowConsumer(services, runner, quarantine, loop_passes)
+            self._worker_gate = WorkerGate(self.options.max_concurrent_workflows)
+            workflows = WorkflowConsumer(services, runner, quarantine, loop_passes, self._worker_gate)
             poller = RunnablePoller(services)
             self._schedule_runner = ScheduleRunner(
                 services, self._schedules, self._runs_schedule, self._start_tick
             )
-            targets = [
-                (f"liteflow-workflow-{n}", workflows.run)
+            targets: list[tuple[str, Callable[[], None]]] = [
+                (f"liteflow-workflow-{n}", partial(workflows.run, n))
                 for n in range(self.options.max_concurrent_workflows)
             ]
             targets += [(f"liteflow-event-{n}", events.run) for n in range(self.options.event_workers)]
@@ -258,6 +262,8 @@ class WorkflowHost(ScheduleMethods, AsyncHostMethods):
             schedulers = {self._scheduler, self._retry_scheduler}
             scheduler_threads = [thread for scheduler in schedulers if (thread := scheduler.stop())]
             self.queue_service.wake_dequeues()
+            if self._worker_gate is not None:
+                self._worker_gate.close()
             limit = self.options.shutdown_timeout.total_seconds() if timeout is None else timeout
             deadline = time.monotonic() + limit
             threads = [*self._threads, *scheduler_threads]

@@ -12,6 +12,7 @@ from .middleware import Middleware
 from .options import HostOptions
 from .providers import LockProvider, PersistenceProvider, QueueProvider, QueueType
 from .scheduler import WakeUpScheduler
+from .worker_gate import WorkerGate
 
 __all__ = ["ControlRequests", "Services", "RetryLater", "consume", "FAILED_ITEM_RETRIES"]
 
@@ -117,15 +118,25 @@ class RetryLater:
                 self._attempts.pop(item_id, None)
 
 
-def consume(services: Services, queue: QueueType, handle: Callable[[str], None]) -> None:
+def consume(
+    services: Services,
+    queue: QueueType,
+    handle: Callable[[str], None],
+    gate: WorkerGate | None = None,
+    worker: int = 0,
+) -> None:
     """A worker thread's loop: take ids from `queue` until the host stops; never die.
 
     An item whose handler raised (a store that failed for a moment) is tried again a few
     times with a backoff, rather than left to the poller; either way it is acknowledged.
+    With a `gate`, this is worker number `worker` of those sharing it, and takes an item only
+    when the gate says it is needed.
     """
     failures = RetryLater(services, queue, limit=FAILED_ITEM_RETRIES)
     kind = queue.name.lower()
     while not services.stopping.is_set():
+        if gate is not None and not gate.wait_until_needed(worker):
+            break
         try:
             item = services.queue.dequeue_work(queue)
         except Exception:
@@ -136,6 +147,8 @@ def consume(services: Services, queue: QueueType, handle: Callable[[str], None])
             if not services.queue.is_dequeue_blocking:
                 services.stopping.wait(services.options.idle_time.total_seconds())
             continue
+        if gate is not None:
+            gate.started(worker)
         try:
             handle(item)
             failures.succeeded(item)
@@ -151,3 +164,5 @@ def consume(services: Services, queue: QueueType, handle: Callable[[str], None])
             services.queue.complete_work(queue, item)
         except Exception:
             services.logger.exception("could not acknowledge %s %s", kind, item)
+        if gate is not None:
+            gate.finished(worker)

@@ -13,6 +13,7 @@ from .passes import HandedOver, PassesDone, PassRunner
 from .providers import QueueType
 from .quarantine import QUARANTINE_AFTER, Quarantine
 from .records import WorkflowInstance
+from .worker_gate import WorkerGate
 from .worker_services import FAILED_ITEM_RETRIES, RetryLater, Services, consume
 
 __all__ = [
@@ -41,9 +42,15 @@ class WorkflowConsumer:
     """Takes workflow ids from the queue and runs their due steps under the instance's lock."""
 
     def __init__(
-        self, services: Services, runner: PassRunner, quarantine: Quarantine, loop_passes: LoopPasses
+        self,
+        services: Services,
+        runner: PassRunner,
+        quarantine: Quarantine,
+        loop_passes: LoopPasses,
+        gate: WorkerGate | None = None,
     ) -> None:
         self._services = services
+        self._gate = gate
         self._runner = runner
         self._quarantine = quarantine
         self._loop_passes = loop_passes
@@ -54,8 +61,9 @@ class WorkflowConsumer:
         self._failed = RetryLater(services, QueueType.WORKFLOW, limit=QUARANTINE_AFTER)
         self._store_failed = RetryLater(services, QueueType.WORKFLOW, limit=FAILED_ITEM_RETRIES)
 
-    def run(self) -> None:
-        consume(self._services, QueueType.WORKFLOW, self.process_workflow)
+    def run(self, worker: int = 0) -> None:
+        """The loop of workflow worker number `worker` (see `liteflow.core.worker_gate`)."""
+        consume(self._services, QueueType.WORKFLOW, self.process_workflow, self._gate, worker)
 
     def process_workflow(self, workflow_id: str) -> None:
         services = self._services

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -264,3 +265,30 @@ def test_options_accept_seconds_and_timedeltas() -> None:
 def test_original_private_persistence_name_still_works(memory_scenario: Scenario) -> None:
     host = memory_scenario.host
     assert host._persistence_service is host.persistence_service
+
+
+class SleepsHalfASecond(StepBody):
+    """A step that blocks its thread, as a call to another service does."""
+
+    def run(self, context: StepExecutionContext) -> ExecutionResult:
+        context.workflow.data["began"] = time.monotonic()
+        time.sleep(0.5)
+        context.workflow.data["ended"] = time.monotonic()
+        return ExecutionResult.next()
+
+
+class BlocksOnce(Workflow):
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(SleepsHalfASecond)
+
+
+def test_blocking_steps_of_four_workflows_run_side_by_side_on_the_default_four_workers() -> None:
+    with running_host() as host:
+        scenario = Scenario(host)
+        ids = [scenario.run(BlocksOnce(), {}) for _ in range(4)]
+        done = [scenario.wait_for_completion(workflow_id, timeout=10).data for workflow_id in ids]
+    began = sorted(data["began"] for data in done)
+    # Each waiting workflow got a worker once the ones before were stuck in their step
+    # (a few hundredths of a second), not once they finished (half a second each).
+    assert began[-1] - began[0] < 0.4
+    assert max(data["ended"] for data in done) - began[0] < 1.2

@@ -1,0 +1,89 @@
+"""When the host's extra workflow workers take work (`liteflow.core.worker_gate`)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from liteflow.core.worker_gate import WorkerGate
+from tests.support import wait_until
+
+__all__: list[str] = []
+
+PATIENCE = 0.05
+
+
+def _waiting(gate: WorkerGate, worker: int) -> tuple[threading.Event, threading.Thread]:
+    """Worker `worker` waiting to be needed; the event is set once it is (or the gate closed)."""
+    released = threading.Event()
+
+    def wait() -> None:
+        gate.wait_until_needed(worker)
+        released.set()
+
+    thread = threading.Thread(target=wait, daemon=True)
+    thread.start()
+    return released, thread
+
+
+def test_the_first_worker_is_always_needed() -> None:
+    gate = WorkerGate(4, PATIENCE)
+    assert gate.wait_until_needed(0) is True
+
+
+def test_an_extra_worker_sleeps_while_the_first_is_idle_or_quick() -> None:
+    gate = WorkerGate(2, PATIENCE)
+    released, thread = _waiting(gate, 1)
+    assert not released.wait(3 * PATIENCE)  # the first worker idle
+    for _ in range(20):  # the first worker taking quick items, one after another
+        gate.started(0)
+        time.sleep(PATIENCE / 10)
+        gate.finished(0)
+    assert not released.is_set()
+    gate.close()
+    thread.join(5)
+
+
+def test_an_extra_worker_helps_once_the_first_has_been_in_one_item_for_the_patience() -> None:
+    gate = WorkerGate(2, PATIENCE)
+    released, thread = _waiting(gate, 1)
+    stuck_at = time.monotonic()
+    gate.started(0)  # a step that blocks
+    assert released.wait(5)
+    waited = time.monotonic() - stuck_at
+    assert PATIENCE <= waited < PATIENCE + 1.0
+    thread.join(5)
+
+
+def test_the_third_worker_helps_only_when_both_before_it_are_stuck() -> None:
+    gate = WorkerGate(3, PATIENCE)
+    gate.started(0)
+    released, thread = _waiting(gate, 2)
+    assert not released.wait(3 * PATIENCE)  # worker 1 has nothing in hand
+    gate.started(1)
+    assert released.wait(5)
+    thread.join(5)
+
+
+def test_a_sleeping_extra_worker_is_woken_when_the_first_starts_an_item_and_stays_in_it() -> None:
+    gate = WorkerGate(2, PATIENCE)
+    released, thread = _waiting(gate, 1)
+    wait_until(lambda: gate._sleepers == 1, what="the extra worker to sleep")
+    started = time.monotonic()
+    gate.started(0)
+    assert released.wait(5)
+    assert time.monotonic() - started < 0.5  # not its one-second idle sleep
+    thread.join(5)
+
+
+def test_closing_releases_every_waiting_worker_with_false() -> None:
+    gate = WorkerGate(3, PATIENCE)
+    results: list[bool] = []
+    threads = [threading.Thread(target=lambda n=n: results.append(gate.wait_until_needed(n))) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    gate.close()
+    for thread in threads:
+        thread.join(5)
+    assert results == [False, False]
+    assert gate.wait_until_needed(0) is False

@@ -53,7 +53,7 @@ def _options(text: str) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--system", default="memory", choices=["memory", "sqlite"])
+    parser.add_argument("--system", default="memory", choices=["memory", "sqlite", "postgres"])
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--host-options", default="", help="e.g. max_concurrent_workflows=1")
     parser.add_argument("--profile", action="store_true", help="cProfile every thread")

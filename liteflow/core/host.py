@@ -215,7 +215,11 @@ class WorkflowHost(ScheduleMethods, AsyncHostMethods):
             )
             self._loop_passes = loop_passes
             events = EventConsumer(services, runner, quarantine, loop_passes)
-            self._worker_gate = WorkerGate(self.options.max_concurrent_workflows)
+            self._worker_gate = (
+                WorkerGate(self.options.max_concurrent_workflows)
+                if self.persistence_service.runs_in_process
+                else None
+            )
             workflows = WorkflowConsumer(services, runner, quarantine, loop_passes, self._worker_gate)
             poller = RunnablePoller(services)
             self._schedule_runner = ScheduleRunner(

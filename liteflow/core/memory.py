@@ -38,6 +38,7 @@ class MemoryPersistenceProvider(PersistenceProvider):
 
     keeps_pointer_history = True
     is_durable = False
+    runs_in_process = True
 
     def __init__(self) -> None:
         self._lock = threading.RLock()

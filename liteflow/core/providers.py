@@ -50,6 +50,12 @@ class PersistenceProvider(ABC):
     #: one) lets the engine run a workflow's consecutive steps and write them once: with
     #: nothing to survive a crash, a write per step would buy no durability.
     is_durable: bool = True
+    #: Whether its calls run inside this process (memory, SQLite) rather than wait on a
+    #: server. Then the host's extra workflow workers take work only while the ones before
+    #: them are stuck in a step (`liteflow.core.worker_gate`): threads sharing the
+    #: interpreter lock and one database file run steps that return at once fastest alone.
+    #: A store that waits on a server keeps every worker busy, so the waits overlap.
+    runs_in_process: bool = False
 
     def start(self) -> None:
         """Prepare storage (tables, indexes); called by the host before it runs anything."""

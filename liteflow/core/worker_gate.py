@@ -8,6 +8,10 @@ another service, a `time.sleep`) is different: the workflows behind it should no
 it. So worker 0 always takes work, and worker k takes an item only once workers 0..k-1 have
 each been in their current item for `patience`; it looks again after each item. Until then
 it sleeps: until worker 0 starts an item when worker 0 is idle, else `patience` at a time.
+
+The host uses a gate only with a store whose calls run inside the process
+(`PersistenceProvider.runs_in_process`): a store that waits on a server is itself a step
+that blocks, and every worker takes work at once.
 """
 
 from __future__ import annotations

@@ -91,6 +91,7 @@ class SqlitePersistenceProvider(PersistenceProvider):
     """
 
     keeps_pointer_history = True
+    runs_in_process = True
 
     def __init__(
         self,

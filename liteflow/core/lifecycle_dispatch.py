@@ -28,6 +28,8 @@ class LifecycleDispatcher:
         self._buffer: deque[LifecycleEvent] = deque()
         self._condition = threading.Condition()
         self._dropped = 0
+        #: Whether the dispatcher sleeps on the condition (an emit must wake it).
+        self._sleeping = False
         self._running = False
         self._thread: threading.Thread | None = None
         self._node_handlers = HandlerList()
@@ -60,15 +62,23 @@ class LifecycleDispatcher:
         return unsubscribe
 
     def emit(self, events: Iterable[LifecycleEvent]) -> None:
-        """Queue events for the dispatcher thread; drop (and count) what does not fit."""
-        with self._condition:
-            idle = not self._buffer  # else the dispatcher is busy and will find these too
-            for event in events:
-                if len(self._buffer) < self._capacity:
-                    self._buffer.append(event)
-                else:
-                    self._dropped += 1
-            if idle:
+        """Queue events for the dispatcher thread; drop (and count) what does not fit.
+
+        Appending to the buffer is atomic by itself: a worker takes the lock only to wake a
+        dispatcher that sleeps, or to count a drop, so workers and the dispatcher do not
+        meet on it at every event (each meeting costs both a thread switch).
+        """
+        buffer = self._buffer
+        dropped = 0
+        for event in events:
+            if len(buffer) < self._capacity:
+                buffer.append(event)
+            else:
+                dropped += 1
+        # Appended before the flag is read: a dispatcher that goes to sleep later sees them.
+        if dropped or self._sleeping:
+            with self._condition:
+                self._dropped += dropped
                 self._condition.notify()
 
     def start(self) -> None:
@@ -94,15 +104,18 @@ class LifecycleDispatcher:
 
     def _next_batch(self) -> list[LifecycleEvent]:
         """Every buffered event, waiting for one; empty once stopped and drained."""
+        buffer = self._buffer
         with self._condition:
-            while not self._buffer:
+            while not buffer:
                 self._report_dropped()
                 if not self._running:
                     return []
-                self._condition.wait()
-            batch = list(self._buffer)
-            self._buffer.clear()
-            return batch
+                self._sleeping = True  # set before the last look, so an emit sees it
+                if not buffer:
+                    self._condition.wait()
+                self._sleeping = False
+        # Only this thread takes events out, so as many as it counted are there.
+        return [buffer.popleft() for _ in range(len(buffer))]
 
     def _report_dropped(self) -> None:
         if self._dropped:

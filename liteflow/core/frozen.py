@@ -3,8 +3,8 @@
 Kept as objects, a stored instance of three steps is about eighteen containers that the
 garbage collector walks at every full collection for as long as the instance is stored:
 with 50,000 stored instances those walks took more CPU than running the workflows. As tuples
-it is two or three (the tuples holding its data): CPython stops tracking a tuple that holds
-no container, and pointers, times, ids and statuses are plain values.
+it is one tuple beside its data: CPython stops tracking a tuple that holds no container, and
+pointers, times, ids and statuses are plain values.
 """
 
 from __future__ import annotations
@@ -18,15 +18,16 @@ from .records import ExecutionPointer, WorkflowAction, WorkflowInstance
 __all__ = ["FrozenInstance", "freeze", "thaw", "frozen_summary"]
 
 _LISTS = ("actions", "execution_pointers", "children", "scope")
-_INSTANCE_FIELDS = tuple(name for name in vars(WorkflowInstance()) if name not in _LISTS)
+#: Every value of an instance but its data (kept apart: a tuple holding it stays tracked).
+_INSTANCE_FIELDS = tuple(name for name in vars(WorkflowInstance()) if name not in (*_LISTS, "data"))
 _POINTER_FIELDS = tuple(name for name in vars(ExecutionPointer()) if name not in _LISTS)
 _instance_values = attrgetter(*_INSTANCE_FIELDS)
 _pointer_values = attrgetter(*_POINTER_FIELDS)
 _summary_values = itemgetter(*(_INSTANCE_FIELDS.index(name) for name in SUMMARY_FIELDS))
 
 _FrozenPointer = tuple[tuple[Any, ...], tuple[str, ...], tuple[str, ...]]
-#: (the instance's values, its pointers as (values, children, scope), its actions)
-FrozenInstance = tuple[tuple[Any, ...], tuple[_FrozenPointer, ...], tuple[WorkflowAction, ...]]
+#: (the instance's values, its pointers as (values, children, scope), its actions, its data)
+FrozenInstance = tuple[tuple[Any, ...], tuple[_FrozenPointer, ...], tuple[WorkflowAction, ...], Any]
 
 
 def freeze(instance: WorkflowInstance) -> FrozenInstance:
@@ -37,7 +38,7 @@ def freeze(instance: WorkflowInstance) -> FrozenInstance:
             for pointer in instance.execution_pointers
         ]
     )
-    return (_instance_values(instance), pointers, tuple(instance.actions))
+    return (_instance_values(instance), pointers, tuple(instance.actions), instance.data)
 
 
 def _thaw_pointer(frozen: _FrozenPointer) -> ExecutionPointer:
@@ -51,9 +52,10 @@ def _thaw_pointer(frozen: _FrozenPointer) -> ExecutionPointer:
 
 def thaw(frozen: FrozenInstance) -> WorkflowInstance:
     """A new instance from `frozen`, its own to change (its `data` is the stored one)."""
-    values, pointers, actions = frozen
+    values, pointers, actions, data = frozen
     instance = WorkflowInstance.__new__(WorkflowInstance)
     instance.__dict__.update(zip(_INSTANCE_FIELDS, values, strict=True))
+    instance.data = data
     instance.actions = list(actions)
     instance.execution_pointers = [_thaw_pointer(pointer) for pointer in pointers]
     return instance

@@ -73,6 +73,7 @@ def test_the_garbage_collector_stops_walking_a_stored_instances_pointers() -> No
     frozen = freeze(_instance())
     for _ in range(3):  # each collection stops tracking one level of tuples of plain values
         gc.collect()
-    _, pointers, _ = frozen
+    values, pointers, _, _ = frozen
     assert not any(gc.is_tracked(pointer) for pointer in pointers)
     assert not gc.is_tracked(pointers)
+    assert not gc.is_tracked(values)

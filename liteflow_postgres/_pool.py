@@ -3,7 +3,7 @@
 Every statement of the store takes a connection and gives it back, so the pool's own cost
 is paid once per statement, by workers that share one interpreter lock. psycopg_pool's
 (a context manager per connection, statistics, background threads that open and check
-connections) cost about a quarter of a pass's write; this one is a list under a lock. A
+connections) cost about a quarter of a pass's write; this one is a list. A
 connection is opened by the thread that needs it, up to `size` at once; one that comes back
 broken, or inside a transaction, is closed instead of kept.
 """
@@ -35,17 +35,31 @@ class ConnectionPool:
         self._size = size
         self._timeout = timeout
         self._free = threading.Condition(threading.Lock())
+        #: Idle connections; taking or returning one is a single list operation, atomic by
+        #: itself, so workers meet on the lock only when none is idle.
         self._idle: list[Connection] = []
         self._open = 0
+        #: Threads waiting for a connection, counted under the lock before they look.
+        self._waiters = 0
         self._closed = False
 
     def get(self) -> Connection:
+        try:
+            return self._idle.pop()
+        except IndexError:
+            return self._get_waiting()
+
+    def _get_waiting(self) -> Connection:
         deadline = time.monotonic() + self._timeout
         with self._free:
-            while not self._idle and self._open >= self._size:
-                left = deadline - time.monotonic()
-                if left <= 0 or not self._free.wait(left):
-                    raise PoolExhaustedError(f"no connection came free within {self._timeout:g} s")
+            self._waiters += 1
+            try:
+                while not self._idle and self._open >= self._size:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not self._free.wait(left):
+                        raise PoolExhaustedError(f"no connection came free within {self._timeout:g} s")
+            finally:
+                self._waiters -= 1
             if self._idle:
                 return self._idle.pop()
             self._open += 1
@@ -58,13 +72,22 @@ class ConnectionPool:
     def put(self, connection: Connection) -> None:
         """Back to the pool, or closed when it cannot be used again (or the pool was closed)."""
         usable = not connection.closed and connection.pgconn.transaction_status == pq.TransactionStatus.IDLE
-        with self._free:
-            if usable and not self._closed:
-                self._idle.append(connection)
+        if not usable or self._closed:
+            connection.close()
+            self._forget()
+            return
+        self._idle.append(connection)
+        # Appended before these are read: a waiter counted later finds it; a close that ran
+        # meanwhile took the idle list before it, so the connection is closed here.
+        if self._closing():
+            self._close_idle()
+        elif self._waiters:
+            with self._free:
                 self._free.notify()
-                return
-        connection.close()
-        self._forget()
+
+    def _closing(self) -> bool:
+        """Read again after a change (a plain read of `_closed` would look settled to mypy)."""
+        return self._closed
 
     def _forget(self) -> None:
         with self._free:
@@ -75,8 +98,15 @@ class ConnectionPool:
         """Close the idle connections now, and the others as they come back."""
         with self._free:
             self._closed = True
-            idle, self._idle = self._idle, []
-            self._open -= len(idle)
             self._free.notify_all()
-        for connection in idle:
+        self._close_idle()
+
+    def _close_idle(self) -> None:
+        while True:
+            try:
+                connection = self._idle.pop()
+            except IndexError:
+                return
+            with self._free:
+                self._open -= 1
             connection.close()

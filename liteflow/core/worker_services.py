@@ -134,6 +134,8 @@ def consume(
     """
     failures = RetryLater(services, queue, limit=FAILED_ITEM_RETRIES)
     kind = queue.name.lower()
+    if gate is not None:
+        gate.register(worker)
     while not services.stopping.is_set():
         if gate is not None and not gate.wait_until_needed(worker):
             break

@@ -292,3 +292,37 @@ def test_blocking_steps_of_four_workflows_run_side_by_side_on_the_default_four_w
     # (a few hundredths of a second), not once they finished (half a second each).
     assert began[-1] - began[0] < 0.4
     assert max(data["ended"] for data in done) - began[0] < 1.2
+
+
+IN_STEP = [0, 0]  # steps inside their wait now, most at once
+IN_STEP_LOCK = threading.Lock()
+
+
+class WaitsOnAServerForThreeMilliseconds(StepBody):
+    """A step that blocks briefly, as most calls to another service do."""
+
+    def run(self, context: StepExecutionContext) -> ExecutionResult:
+        with IN_STEP_LOCK:
+            IN_STEP[0] += 1
+            IN_STEP[1] = max(IN_STEP[1], IN_STEP[0])
+        time.sleep(0.003)
+        with IN_STEP_LOCK:
+            IN_STEP[0] -= 1
+        return ExecutionResult.next()
+
+
+class ShortWaits(Workflow):
+    def build(self, builder: WorkflowBuilder) -> None:
+        builder.start_with(WaitsOnAServerForThreeMilliseconds).then(WaitsOnAServerForThreeMilliseconds)
+
+
+def test_steps_that_wait_a_few_milliseconds_each_run_on_several_workers_at_once() -> None:
+    IN_STEP[:] = [0, 0]
+    with running_host() as host:
+        scenario = Scenario(host)
+        ids = [scenario.run(ShortWaits(), {}) for _ in range(200)]
+        for workflow_id in ids:
+            scenario.wait_for_completion(workflow_id, timeout=30)
+    # Each step is shorter than the gate's patience, but the first worker spends its time
+    # waiting, so the other three join it.
+    assert IN_STEP[1] >= 3

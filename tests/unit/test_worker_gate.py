@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 from liteflow.core.worker_gate import WorkerGate
 from tests.support import wait_until
@@ -87,3 +88,51 @@ def test_closing_releases_every_waiting_worker_with_false() -> None:
         thread.join(5)
     assert results == [False, False]
     assert gate.wait_until_needed(0) is False
+
+
+def _first_worker(gate: WorkerGate, item: Callable[[], None], stop: threading.Event) -> threading.Thread:
+    """Worker 0 taking items one after another, each running `item`, until `stop`."""
+
+    def work() -> None:
+        gate.register(0)
+        while not stop.is_set():
+            gate.started(0)
+            item()
+            gate.finished(0)
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    return thread
+
+
+def _spin(seconds: float) -> None:
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+
+def test_an_extra_worker_helps_when_the_first_waits_in_short_items_one_after_another() -> None:
+    gate = WorkerGate(2, PATIENCE)
+    stop = threading.Event()
+    first = _first_worker(gate, lambda: time.sleep(PATIENCE / 5), stop)  # each item shorter than the patience
+    try:
+        released, thread = _waiting(gate, 1)
+        assert released.wait(5)
+        thread.join(5)
+    finally:
+        stop.set()
+        first.join(5)
+
+
+def test_an_extra_worker_stays_out_while_the_first_runs_short_items_on_the_cpu() -> None:
+    gate = WorkerGate(2, PATIENCE)
+    stop = threading.Event()
+    first = _first_worker(gate, lambda: _spin(PATIENCE / 5), stop)
+    try:
+        released, thread = _waiting(gate, 1)
+        assert not released.wait(20 * PATIENCE)
+    finally:
+        stop.set()
+        first.join(5)
+        gate.close()
+        thread.join(5)

@@ -26,7 +26,7 @@ from liteflow.core.record_schema import (
     WORKFLOW_PLAIN,
     WORKFLOW_TIMES,
     action_documents,
-    check_plain,
+    check_workflow_fields,
     restore_actions,
     restore_pointer,
 )
@@ -223,20 +223,15 @@ class Rows:
             workflow.reference,
             workflow.parent_workflow_id,
             workflow.status,
-            next_execution,
-            create_time,
-            complete_time,
+            workflow.next_execution,
+            workflow.create_time,
+            workflow.complete_time,
             data,
             pointers,
             workflow.trace_context,
             actions,
         ) = row
-        where = f"workflow {workflow.id!r}"
-        for name, kinds in WORKFLOW_PLAIN.items():
-            check_plain("workflow", name, getattr(workflow, name), kinds, where)
-        workflow.next_execution = _loaded_time(next_execution, f"{where} next_execution")
-        workflow.create_time = _loaded_time(create_time, f"{where} create_time")
-        workflow.complete_time = _loaded_time(complete_time, f"{where} complete_time")
+        where = check_workflow_fields(workflow, _loaded_time)
         workflow.data = self._value(data, f"data of {where}")
         listed = f"execution_pointers of {where}"
         if type(pointers) is not list or any(type(document) is not dict for document in pointers):

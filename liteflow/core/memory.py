@@ -88,7 +88,8 @@ class MemoryPersistenceProvider(PersistenceProvider):
         self.persist_changes(WorkflowChanges(workflow, subscriptions=list(subscriptions)))
 
     def persist_changes(self, changes: WorkflowChanges) -> None:
-        """Everything is checked before anything changes, and it all changes under one lock."""
+        """Everything is checked before anything changes; a pass that changed only the
+        instance is one dict assignment, and what changes together changes under one lock."""
         workflow = changes.workflow
         copy = freeze(workflow)
         if not changes.has_side_effects:  # the usual pass: only the instance changed

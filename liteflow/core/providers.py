@@ -52,7 +52,7 @@ class PersistenceProvider(ABC):
     is_durable: bool = True
     #: Whether its calls run inside this process (memory, SQLite) rather than wait on a
     #: server. Then the host's extra workflow workers take work only while the ones before
-    #: them are stuck in a step (`liteflow.core.worker_gate`): threads sharing the
+    #: them wait in their steps (`liteflow.core.worker_gate`): threads sharing the
     #: interpreter lock and one database file run steps that return at once fastest alone.
     #: A store that waits on a server keeps every worker busy, so the waits overlap.
     runs_in_process: bool = False

@@ -29,6 +29,7 @@ __all__ = [
     "WORKFLOW_ACTIONS",
     "WORKFLOW_TIMES",
     "check_plain",
+    "check_workflow_fields",
     "action_documents",
     "restore_actions",
     "restore_pointer",
@@ -121,6 +122,20 @@ def check_plain(record: str, name: str, value: Any, kinds: tuple[type, ...], whe
     if name == "status" and value not in _STATUS_RANGES[record]:
         raise SerializationError(f"cannot load {where}: field 'status' holds unknown status {value}")
     return value
+
+
+def check_workflow_fields(
+    workflow: WorkflowInstance, load_time: Callable[[Any, str], datetime | None]
+) -> str:
+    """Type-check an instance's plain fields as a row loaded them, and turn its times
+    (`WORKFLOW_TIMES`, holding the store's own form) back into datetimes with
+    `load_time(stored, where)`; returns how messages name the instance."""
+    where = f"workflow {workflow.id!r}"
+    for name, kinds in WORKFLOW_PLAIN.items():
+        check_plain("workflow", name, getattr(workflow, name), kinds, where)
+    for name in WORKFLOW_TIMES:
+        setattr(workflow, name, load_time(getattr(workflow, name), f"{where} {name}"))
+    return where
 
 
 def restore_pointer(

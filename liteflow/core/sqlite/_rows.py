@@ -14,9 +14,8 @@ from ..errors import SerializationError
 from ..record_schema import (
     POINTER_PAYLOADS,
     POINTER_TIMES,
-    WORKFLOW_PLAIN,
     action_documents,
-    check_plain,
+    check_workflow_fields,
     restore_actions,
     restore_pointer,
 )
@@ -112,24 +111,19 @@ class SqliteRows:
             workflow.id,
             workflow.workflow_definition_id,
             workflow.version,
-            create_time,
+            workflow.create_time,
             workflow.reference,
             workflow.description,
             workflow.parent_workflow_id,
             workflow.status,
-            next_execution,
-            complete_time,
+            workflow.next_execution,
+            workflow.complete_time,
             data,
             pointers,
             workflow.trace_context,
             actions,
         ) = row
-        where = f"workflow {workflow.id!r}"
-        for name, kinds in WORKFLOW_PLAIN.items():
-            check_plain("workflow", name, getattr(workflow, name), kinds, where)
-        workflow.next_execution = stored_time(next_execution, f"{where} next_execution")
-        workflow.create_time = stored_time(create_time, f"{where} create_time")
-        workflow.complete_time = stored_time(complete_time, f"{where} complete_time")
+        where = check_workflow_fields(workflow, stored_time)
         if type(data) is not str or type(pointers) is not str:
             raise SerializationError(f"cannot load {where}: its data or pointers are not stored as text")
         workflow.data = self.loads(data, f"data of workflow {workflow.id!r}")

@@ -40,7 +40,7 @@ RESULTS = Path(__file__).resolve().parent / "results" / "overhead.json"
 LIMITS = {"tracing": 0.15}
 
 
-def _install(variant: str, host: Any) -> None:
+def install_variant(variant: str, host: Any) -> None:
     """Put the variant's extras on a started host."""
     if variant == "middleware":
         from liteflow.core import WorkflowInstance
@@ -101,7 +101,7 @@ def child(variant: str, system: str, count: int, options: dict[str, Any], step_m
         @contextmanager
         def running_host(self, spec: dict[str, Any]) -> Iterator[Any]:
             with super().running_host(spec) as host:
-                _install(variant, host)
+                install_variant(variant, host)
                 yield host
 
     with tempfile.TemporaryDirectory(prefix="liteflow-overhead-") as workdir:

@@ -21,6 +21,7 @@ from typing import Any
 from liteflow.core import WorkflowInstance, configure_workflow_host
 
 from .liteflow_flows import MyData, ThreeStep
+from .overhead import VARIANTS, install_variant
 from .peers.driver_common import CompletionCounter
 from .systems import SYSTEMS
 
@@ -56,6 +57,9 @@ def main() -> None:
     parser.add_argument("--system", default="memory", choices=["memory", "sqlite", "postgres"])
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--host-options", default="", help="e.g. max_concurrent_workflows=1")
+    parser.add_argument(
+        "--variant", default="plain", choices=VARIANTS, help="what bench.overhead installs (default: nothing)"
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile every thread")
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--top", type=int, default=40)
@@ -81,6 +85,7 @@ def main() -> None:
 
         persistence.persist_changes = watched  # type: ignore[method-assign]
         host.start()
+        install_variant(args.variant, host)
         main_profile = cProfile.Profile(time.thread_time)
         if args.profile:
             profiles.append(main_profile)
@@ -95,7 +100,8 @@ def main() -> None:
         host.stop(timeout=5)
         cleanup()
     print(
-        f"{args.system} n={args.count} {args.host_options or 'defaults'}: {args.count / wall:,.0f} wf/s wall "
+        f"{args.system} {args.variant} n={args.count} {args.host_options or 'defaults'}: "
+        f"{args.count / wall:,.0f} wf/s wall "
         f"({wall:.2f} s, starts {started:.2f} s), CPU {cpu / args.count * 1e6:.0f} us/workflow, "
         f"load {os.getloadavg()[0]:.1f}"
     )

@@ -7,8 +7,10 @@ another service, a `time.sleep`) is different: the workflows behind it should no
 it. So worker 0 always takes work, and worker k takes an item only while each of workers
 0..k-1 is in an item and waiting: in the same item for `patience`, or, over the last
 `patience`, running on the CPU less than a quarter of the time (steps of a few milliseconds
-that wait on a server, one after another). It looks again after each item. Until then it
-sleeps: until worker 0 starts an item when worker 0 is idle, else `patience` at a time.
+that wait on a server, one after another). It looks again after each item, and a judgement
+of the CPU share stands for `patience`, so a worker that helps takes item after item. Until
+it is needed it sleeps: until worker 0 starts an item when worker 0 is idle, else `patience`
+at a time.
 
 The host uses a gate only with a store whose calls run inside the process
 (`PersistenceProvider.runs_in_process`): a store that waits on a server is itself a step
@@ -52,8 +54,9 @@ class WorkerGate:
         self._since: list[float | None] = [None] * workers
         #: Each worker's CPU clock, once it registered.
         self._clocks: list[int | None] = [None] * workers
-        #: What each worker last saw of the ones before it: (wall time, their CPU time).
-        self._seen: list[dict[int, tuple[float, float]]] = [{} for _ in range(workers)]
+        #: What each worker last judged of the ones before it: (wall time, their CPU time then,
+        #: whether they were mostly waiting over the window that ended then).
+        self._seen: list[dict[int, tuple[float, float, bool]]] = [{} for _ in range(workers)]
         self._condition = threading.Condition()
         self._sleepers = 0
         self._open = True
@@ -74,8 +77,9 @@ class WorkerGate:
         self._since[worker] = None
 
     def _mostly_waiting(self, worker: int, other: int, now: float) -> bool:
-        """Whether `other` ran on the CPU less than `WAITING_SHARE` of the time since
-        `worker` last looked (at least `patience` ago)."""
+        """Whether `other` ran on the CPU less than `WAITING_SHARE` of the time over the last
+        window of at least `patience` that `worker` measured. Within `patience` of that
+        judgement it stands, so a worker that helps takes item after item, not one per window."""
         clock = self._clocks[other]
         if clock is None:
             return False
@@ -83,12 +87,13 @@ class WorkerGate:
         cpu = time.clock_gettime(clock)
         before = seen.get(other)
         if before is None or now - before[0] >= 4 * self._patience:  # too old to compare
-            seen[other] = (now, cpu)
+            seen[other] = (now, cpu, False)
             return False
         if now - before[0] < self._patience:
-            return False
-        seen[other] = (now, cpu)
-        return cpu - before[1] < WAITING_SHARE * (now - before[0])
+            return before[2]
+        waiting = cpu - before[1] < WAITING_SHARE * (now - before[0])
+        seen[other] = (now, cpu, waiting)
+        return waiting
 
     def _needed(self, worker: int) -> bool:
         """Whether every worker before `worker` is in an item and waiting."""

@@ -136,3 +136,26 @@ def test_an_extra_worker_stays_out_while_the_first_runs_short_items_on_the_cpu()
         first.join(5)
         gate.close()
         thread.join(5)
+
+
+def test_an_extra_worker_that_helps_takes_its_next_item_without_measuring_a_new_window() -> None:
+    gate = WorkerGate(2, PATIENCE)
+    stop = threading.Event()
+    first = _first_worker(gate, lambda: time.sleep(PATIENCE / 5), stop)
+    try:
+        released, thread = _waiting(gate, 1)
+        assert released.wait(5)
+        thread.join(5)
+        answer_times: list[float] = []
+        for _ in range(5):  # its own short items, one after another, each asking again
+            gate.started(1)
+            time.sleep(PATIENCE / 50)
+            gate.finished(1)
+            asked = time.monotonic()
+            assert gate.wait_until_needed(1)
+            answer_times.append(time.monotonic() - asked)
+        # Each answer within a fraction of the patience: the judgement of the window stands.
+        assert max(answer_times) < PATIENCE / 2, answer_times
+    finally:
+        stop.set()
+        first.join(5)

@@ -19,6 +19,7 @@ from .records import ExecutionPointer, WorkflowInstance
 from .registry import WorkflowRegistry
 from .result_processor import ExecutionReport, ResultProcessor
 from .step import ExecutionResult, StepBody, StepExecutionContext
+from .worker_gate import gated_worker
 
 if TYPE_CHECKING:
     from .host import WorkflowHost
@@ -153,6 +154,9 @@ class WorkflowExecutor:
             return
         context, body = prepared
         returned: object
+        slot = gated_worker()
+        if slot is not None:
+            slot.step_started()
         try:
             # In a context of its own: what a step sets is not seen by the next on this thread.
             if self._middleware.step:
@@ -161,6 +165,8 @@ class WorkflowExecutor:
                 returned = Context().run(body.run, context)
         except Exception as exc:
             returned = exc
+        if slot is not None:
+            slot.step_ended()
         self._settle(context, body, definition, returned, report, now)
 
     async def _await_step(

@@ -6,8 +6,10 @@ workflow thread switches: one worker runs them fastest. A step that blocks (a ca
 another service, a `time.sleep`) is different: the workflows behind it should not wait for
 it. So worker 0 always takes work, and worker k takes an item only while each of workers
 0..k-1 is in an item and waiting: in the same item for `patience`, or, over the last
-`patience`, running on the CPU less than a quarter of the time (steps of a few milliseconds
-that wait on a server, one after another). It looks again after each item, and a judgement
+`patience`, inside step bodies at least half of the time or running on the CPU less than a
+quarter of it (steps of a few milliseconds that call another service, one after another;
+the time inside steps tells those apart from a worker that only waits its turn for the
+interpreter lock, which the CPU share alone cannot). It looks again after each item, and a judgement
 of the CPU share stands for `patience`, so a worker that helps takes item after item. Until
 it is needed it sleeps: until worker 0 starts an item when worker 0 is idle, else `patience`
 at a time.
@@ -22,12 +24,14 @@ from __future__ import annotations
 import threading
 import time
 
-__all__ = ["WorkerGate", "PATIENCE", "WAITING_SHARE"]
+__all__ = ["PATIENCE", "STEP_SHARE", "WAITING_SHARE", "WorkerGate", "WorkerSlot", "gated_worker"]
 
 #: How long the workers before an extra one must have been waiting for it to help.
 PATIENCE = 0.01
 #: Below this share of its time on the CPU, a worker in items counts as waiting.
 WAITING_SHARE = 0.25
+#: From this share of its time inside step bodies, a worker in items counts as waiting.
+STEP_SHARE = 0.5
 #: The longest an extra worker sleeps while the first one is idle (it is woken sooner).
 _IDLE_WAIT = 1.0
 
@@ -45,6 +49,35 @@ def _thread_cpu_clock() -> int | None:
     return clock
 
 
+_this_thread = threading.local()
+
+
+class WorkerSlot:
+    """A gated worker as its own thread sees it: where it tells when it runs a step body."""
+
+    __slots__ = ("_gate", "_worker")
+
+    def __init__(self, gate: WorkerGate, worker: int) -> None:
+        self._gate = gate
+        self._worker = worker
+
+    def step_started(self) -> None:
+        self._gate._step_since[self._worker] = time.monotonic()
+
+    def step_ended(self) -> None:
+        gate = self._gate
+        since = gate._step_since[self._worker]
+        if since is not None:
+            gate._in_steps[self._worker] += time.monotonic() - since
+            gate._step_since[self._worker] = None
+
+
+def gated_worker() -> WorkerSlot | None:
+    """The calling thread's slot, when it is a worker behind a gate."""
+    slot: WorkerSlot | None = getattr(_this_thread, "slot", None)
+    return slot
+
+
 class WorkerGate:
     """Shared by the workflow workers of one host, numbered 0..`workers`-1."""
 
@@ -54,9 +87,12 @@ class WorkerGate:
         self._since: list[float | None] = [None] * workers
         #: Each worker's CPU clock, once it registered.
         self._clocks: list[int | None] = [None] * workers
-        #: What each worker last judged of the ones before it: (wall time, their CPU time then,
-        #: whether they were mostly waiting over the window that ended then).
-        self._seen: list[dict[int, tuple[float, float, bool]]] = [{} for _ in range(workers)]
+        #: Each worker's time inside step bodies so far (s), and since when it is in one.
+        self._in_steps: list[float] = [0.0] * workers
+        self._step_since: list[float | None] = [None] * workers
+        #: What each worker last judged of the ones before it: (wall time, their CPU time and
+        #: time inside steps then, whether they were waiting over the window that ended then).
+        self._seen: list[dict[int, tuple[float, float, float, bool]]] = [{} for _ in range(workers)]
         self._condition = threading.Condition()
         self._sleepers = 0
         self._open = True
@@ -64,6 +100,7 @@ class WorkerGate:
     def register(self, worker: int) -> None:
         """Called by worker `worker`'s own thread before its first item."""
         self._clocks[worker] = _thread_cpu_clock()
+        _this_thread.slot = WorkerSlot(self, worker)
 
     def started(self, worker: int) -> None:
         """Worker `worker` took an item."""
@@ -76,23 +113,30 @@ class WorkerGate:
         """Worker `worker` is done with its item."""
         self._since[worker] = None
 
+    def _time_in_steps(self, worker: int, now: float) -> float:
+        since = self._step_since[worker]
+        return self._in_steps[worker] + (now - since if since is not None else 0.0)
+
     def _mostly_waiting(self, worker: int, other: int, now: float) -> bool:
-        """Whether `other` ran on the CPU less than `WAITING_SHARE` of the time over the last
-        window of at least `patience` that `worker` measured. Within `patience` of that
-        judgement it stands, so a worker that helps takes item after item, not one per window."""
+        """Whether `other`, over the last window of at least `patience` that `worker`
+        measured, was inside steps `STEP_SHARE` of the time or on the CPU less than
+        `WAITING_SHARE` of it. Within `patience` of that judgement it stands, so a worker
+        that helps takes item after item, not one per window."""
         clock = self._clocks[other]
-        if clock is None:
-            return False
+        in_steps = self._time_in_steps(other, now)
+        cpu = time.clock_gettime(clock) if clock is not None else 0.0
         seen = self._seen[worker]
-        cpu = time.clock_gettime(clock)
         before = seen.get(other)
         if before is None or now - before[0] >= 4 * self._patience:  # too old to compare
-            seen[other] = (now, cpu, False)
+            seen[other] = (now, cpu, in_steps, False)
             return False
-        if now - before[0] < self._patience:
-            return before[2]
-        waiting = cpu - before[1] < WAITING_SHARE * (now - before[0])
-        seen[other] = (now, cpu, waiting)
+        window = now - before[0]
+        if window < self._patience:
+            return before[3]
+        waiting = in_steps - before[2] >= STEP_SHARE * window or (
+            clock is not None and cpu - before[1] < WAITING_SHARE * window
+        )
+        seen[other] = (now, cpu, in_steps, waiting)
         return waiting
 
     def _needed(self, worker: int) -> bool:

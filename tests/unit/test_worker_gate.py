@@ -6,7 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from liteflow.core.worker_gate import WorkerGate
+from liteflow.core.worker_gate import WorkerGate, gated_worker
 from tests.support import wait_until
 
 __all__: list[str] = []
@@ -159,3 +159,36 @@ def test_an_extra_worker_that_helps_takes_its_next_item_without_measuring_a_new_
     finally:
         stop.set()
         first.join(5)
+
+
+def _inside_a_step(seconds: float) -> None:
+    """What the executor does around a step body on a gated worker, the body on the CPU."""
+    slot = gated_worker()
+    assert slot is not None
+    slot.step_started()
+    _spin(seconds)
+    slot.step_ended()
+
+
+def test_an_extra_worker_helps_when_the_first_spends_its_items_inside_steps() -> None:
+    gate = WorkerGate(2, PATIENCE)
+    stop = threading.Event()
+    first = _first_worker(gate, lambda: _inside_a_step(PATIENCE / 5), stop)  # on the CPU all along
+    try:
+        released, thread = _waiting(gate, 1)
+        assert released.wait(5)
+        thread.join(5)
+    finally:
+        stop.set()
+        first.join(5)
+
+
+def test_a_thread_that_is_no_gated_worker_has_no_slot() -> None:
+    gate = WorkerGate(1, PATIENCE)
+    assert gated_worker() is None
+    slots: list[object] = []
+    worker = threading.Thread(target=lambda: (gate.register(0), slots.append(gated_worker())))
+    worker.start()
+    worker.join(5)
+    assert slots and slots[0] is not None
+    assert gated_worker() is None

@@ -111,31 +111,28 @@ def _spin(seconds: float) -> None:
         pass
 
 
-def test_an_extra_worker_helps_when_the_first_waits_in_short_items_one_after_another() -> None:
+def _extra_worker_released(item: Callable[[], None], within: float) -> bool:
+    """Whether worker 1 is let in within `within` s while worker 0 runs `item` after `item`."""
     gate = WorkerGate(2, PATIENCE)
     stop = threading.Event()
-    first = _first_worker(gate, lambda: time.sleep(PATIENCE / 5), stop)  # each item shorter than the patience
+    first = _first_worker(gate, item, stop)
+    released, thread = _waiting(gate, 1)
     try:
-        released, thread = _waiting(gate, 1)
-        assert released.wait(5)
-        thread.join(5)
-    finally:
-        stop.set()
-        first.join(5)
-
-
-def test_an_extra_worker_stays_out_while_the_first_runs_short_items_on_the_cpu() -> None:
-    gate = WorkerGate(2, PATIENCE)
-    stop = threading.Event()
-    first = _first_worker(gate, lambda: _spin(PATIENCE / 5), stop)
-    try:
-        released, thread = _waiting(gate, 1)
-        assert not released.wait(20 * PATIENCE)
+        return released.wait(within)
     finally:
         stop.set()
         first.join(5)
         gate.close()
         thread.join(5)
+
+
+def test_an_extra_worker_helps_when_the_first_waits_in_short_items_one_after_another() -> None:
+    # each item shorter than the patience
+    assert _extra_worker_released(lambda: time.sleep(PATIENCE / 5), within=5)
+
+
+def test_an_extra_worker_stays_out_while_the_first_runs_short_items_on_the_cpu() -> None:
+    assert not _extra_worker_released(lambda: _spin(PATIENCE / 5), within=20 * PATIENCE)
 
 
 def test_an_extra_worker_that_helps_takes_its_next_item_without_measuring_a_new_window() -> None:
@@ -171,16 +168,8 @@ def _inside_a_step(seconds: float) -> None:
 
 
 def test_an_extra_worker_helps_when_the_first_spends_its_items_inside_steps() -> None:
-    gate = WorkerGate(2, PATIENCE)
-    stop = threading.Event()
-    first = _first_worker(gate, lambda: _inside_a_step(PATIENCE / 5), stop)  # on the CPU all along
-    try:
-        released, thread = _waiting(gate, 1)
-        assert released.wait(5)
-        thread.join(5)
-    finally:
-        stop.set()
-        first.join(5)
+    # on the CPU all along, but inside step bodies
+    assert _extra_worker_released(lambda: _inside_a_step(PATIENCE / 5), within=5)
 
 
 def test_a_thread_that_is_no_gated_worker_has_no_slot() -> None:

@@ -105,8 +105,15 @@ def test_the_testing_pages_workflow_tests_pass(monkeypatch: pytest.MonkeyPatch) 
         exec(compile(block, "concepts.md", "exec"), workflows.__dict__)
     monkeypatch.setitem(sys.modules, "my_app", types.ModuleType("my_app"))
     monkeypatch.setitem(sys.modules, "my_app.workflows", workflows)
+    ran = _run_test_module(_block_with("docs/testing.md", "WorkflowTest(MyWorkflow())"), "testing.md")
+    assert len(ran) == 3
+
+
+def _run_test_module(block: str, where: str) -> list[str]:
+    """Run every ``test_`` function of a page's test module (a ``liteflow_test`` argument gets a
+    started WorkflowTest, as the pytest plugin gives); the names of those that ran."""
     tests: dict[str, Any] = {}
-    exec(compile(_block_with("docs/testing.md", "WorkflowTest(MyWorkflow())"), "testing.md", "exec"), tests)
+    exec(compile(block, where, "exec"), tests)
     ran = []
     for name, function in tests.items():
         if not name.startswith("test_"):
@@ -117,7 +124,20 @@ def test_the_testing_pages_workflow_tests_pass(monkeypatch: pytest.MonkeyPatch) 
         else:
             function()
         ran.append(name)
-    assert len(ran) == 3
+    return ran
+
+
+def test_the_readmes_workflow_tests_pass() -> None:
+    """The README's test module of the seed's workflows, as a user would copy it."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        ran = _run_test_module(_block_with("README.md", "WorkflowTest(MyWorkflow())"), "README.md")
+    assert ran == [
+        "test_my_workflow_adds_the_numbers",
+        "test_the_event_data_is_captured",
+        "test_without_the_event_the_wait_ends_after_two_days",
+    ]
+    assert printed.getvalue().count("Goodbye\n") == 3
 
 
 def test_every_sample_has_a_page_showing_its_source() -> None:

@@ -53,23 +53,27 @@ _this_thread = threading.local()
 
 
 class WorkerSlot:
-    """A gated worker as its own thread sees it: where it tells when it runs a step body."""
+    """One gated worker's time inside step bodies: kept by its own thread, read by the others."""
 
-    __slots__ = ("_gate", "_worker")
+    __slots__ = ("_in_steps", "_step_since")
 
-    def __init__(self, gate: WorkerGate, worker: int) -> None:
-        self._gate = gate
-        self._worker = worker
+    def __init__(self) -> None:
+        self._in_steps = 0.0
+        self._step_since: float | None = None
 
     def step_started(self) -> None:
-        self._gate._step_since[self._worker] = time.monotonic()
+        self._step_since = time.monotonic()
 
     def step_ended(self) -> None:
-        gate = self._gate
-        since = gate._step_since[self._worker]
+        since = self._step_since
         if since is not None:
-            gate._in_steps[self._worker] += time.monotonic() - since
-            gate._step_since[self._worker] = None
+            self._in_steps += time.monotonic() - since
+            self._step_since = None
+
+    def time_in_steps(self, now: float) -> float:
+        """Seconds inside step bodies so far, the current one included."""
+        since = self._step_since
+        return self._in_steps + (now - since if since is not None else 0.0)
 
 
 def gated_worker() -> WorkerSlot | None:
@@ -87,9 +91,7 @@ class WorkerGate:
         self._since: list[float | None] = [None] * workers
         #: Each worker's CPU clock, once it registered.
         self._clocks: list[int | None] = [None] * workers
-        #: Each worker's time inside step bodies so far (s), and since when it is in one.
-        self._in_steps: list[float] = [0.0] * workers
-        self._step_since: list[float | None] = [None] * workers
+        self._slots = [WorkerSlot() for _ in range(workers)]
         #: What each worker last judged of the ones before it: (wall time, their CPU time and
         #: time inside steps then, whether they were waiting over the window that ended then).
         self._seen: list[dict[int, tuple[float, float, float, bool]]] = [{} for _ in range(workers)]
@@ -100,7 +102,7 @@ class WorkerGate:
     def register(self, worker: int) -> None:
         """Called by worker `worker`'s own thread before its first item."""
         self._clocks[worker] = _thread_cpu_clock()
-        _this_thread.slot = WorkerSlot(self, worker)
+        _this_thread.slot = self._slots[worker]
 
     def started(self, worker: int) -> None:
         """Worker `worker` took an item."""
@@ -113,17 +115,13 @@ class WorkerGate:
         """Worker `worker` is done with its item."""
         self._since[worker] = None
 
-    def _time_in_steps(self, worker: int, now: float) -> float:
-        since = self._step_since[worker]
-        return self._in_steps[worker] + (now - since if since is not None else 0.0)
-
     def _mostly_waiting(self, worker: int, other: int, now: float) -> bool:
         """Whether `other`, over the last window of at least `patience` that `worker`
         measured, was inside steps `STEP_SHARE` of the time or on the CPU less than
         `WAITING_SHARE` of it. Within `patience` of that judgement it stands, so a worker
         that helps takes item after item, not one per window."""
         clock = self._clocks[other]
-        in_steps = self._time_in_steps(other, now)
+        in_steps = self._slots[other].time_in_steps(now)
         cpu = time.clock_gettime(clock) if clock is not None else 0.0
         seen = self._seen[worker]
         before = seen.get(other)

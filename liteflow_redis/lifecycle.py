@@ -48,7 +48,7 @@ class RedisLifecycleEventHub(RemoteLifecycleEventHub):
         self._pubsub: PubSub | None = None
 
     def _listen(self) -> None:
-        pubsub: PubSub = self._subscriber.pubsub()  # type: ignore[no-untyped-call]
+        pubsub: PubSub = self._subscriber.pubsub()  # type: ignore[no-untyped-call,unused-ignore]
         try:
             pubsub.subscribe(self.channel)
             confirmation = pubsub.get_message(timeout=5.0)

@@ -66,6 +66,11 @@ def main() -> None:
         help="start every workflow before the host runs, then time the host alone: "
         "what starting and what running cost, each without the other",
     )
+    parser.add_argument(
+        "--no-gate",
+        action="store_true",
+        help="every worker takes work at once (the worker gate of in-process stores set aside)",
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile every thread")
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--top", type=int, default=40)
@@ -90,6 +95,8 @@ def main() -> None:
                 counter.mark(changes.workflow.id)
 
         persistence.persist_changes = watched  # type: ignore[method-assign]
+        if args.no_gate:
+            persistence.runs_in_process = False  # the host gates workers only for in-process stores
         if args.apart:
             persistence.start()
         else:
@@ -113,6 +120,8 @@ def main() -> None:
         host.stop(timeout=5)
         cleanup()
     what = f"{args.system} {args.variant} n={args.count} {args.host_options or 'defaults'}"
+    if args.no_gate:
+        what += " no gate"
     load = f"load {os.getloadavg()[0]:.1f}"
     if args.apart:
         print(

@@ -27,8 +27,11 @@ from liteflow.core.record_schema import (
     WORKFLOW_TIMES,
     action_documents,
     check_workflow_fields,
+    error_columns,
     restore_actions,
     restore_pointer,
+    restore_subscription,
+    subscription_columns,
 )
 from liteflow.core.record_schema import POINTER_PLAIN as SCHEMA_POINTER_PLAIN
 from liteflow.core.records import (
@@ -272,40 +275,15 @@ class Rows:
 
 
 def subscription_row(subscription: EventSubscription, subscription_id: str) -> tuple[Any, ...]:
-    return (
-        subscription_id,
-        subscription.workflow_id,
-        subscription.step_id,
-        subscription.execution_pointer_id,
-        subscription.event_name,
-        event_key_text(subscription.event_key),
-        stored_time(subscription.subscribe_as_of, "subscribe_as_of"),
-    )
+    return subscription_columns(subscription, subscription_id, stored_time)
 
 
 def subscription_from_row(row: Sequence[Any]) -> EventSubscription:
-    subscription = EventSubscription()
-    (
-        subscription.id,
-        subscription.workflow_id,
-        subscription.step_id,
-        subscription.execution_pointer_id,
-        subscription.event_name,
-        subscription.event_key,
-        as_of,
-    ) = row
-    subscription.subscribe_as_of = _loaded_time(as_of, f"subscription {subscription.id!r} subscribe_as_of")
-    return subscription
+    return restore_subscription(row, _loaded_time)
 
 
 def error_row(error: ExecutionError) -> tuple[Any, ...]:
-    return (
-        error.workflow_id,
-        error.execution_pointer_id,
-        stored_time(error.error_time, "error_time"),
-        error.message,
-        error.traceback,
-    )
+    return error_columns(error, stored_time)
 
 
 def error_from_row(row: Sequence[Any]) -> ExecutionError:

@@ -15,7 +15,14 @@ from datetime import datetime
 from typing import Any
 
 from .errors import SerializationError
-from .records import ExecutionPointer, WorkflowAction, WorkflowInstance
+from .records import (
+    EventSubscription,
+    ExecutionError,
+    ExecutionPointer,
+    WorkflowAction,
+    WorkflowInstance,
+    event_key_text,
+)
 
 __all__ = [
     "ACTION_PLAIN",
@@ -31,8 +38,11 @@ __all__ = [
     "check_plain",
     "check_workflow_fields",
     "action_documents",
+    "error_columns",
     "restore_actions",
     "restore_pointer",
+    "restore_subscription",
+    "subscription_columns",
 ]
 
 _TEXT: tuple[type, ...] = (str,)
@@ -205,3 +215,48 @@ def restore_actions(
             raise SerializationError(f"cannot load {at}: it has no time")
         restored.append(WorkflowAction(time=time, **values))
     return restored
+
+
+def subscription_columns(
+    subscription: EventSubscription, subscription_id: str, dump_time: Callable[[Any, str], Any]
+) -> tuple[Any, ...]:
+    """A subscription as the SQL stores' columns: id, workflow, step, pointer, event name,
+    event key as text, as-of time (`dump_time(time, what)`: the store's form of a time)."""
+    return (
+        subscription_id,
+        subscription.workflow_id,
+        subscription.step_id,
+        subscription.execution_pointer_id,
+        subscription.event_name,
+        event_key_text(subscription.event_key),
+        dump_time(subscription.subscribe_as_of, "subscribe_as_of"),
+    )
+
+
+def restore_subscription(
+    row: Sequence[Any], load_time: Callable[[Any, str], datetime | None]
+) -> EventSubscription:
+    """A subscription from the columns of `subscription_columns`."""
+    subscription = EventSubscription()
+    (
+        subscription.id,
+        subscription.workflow_id,
+        subscription.step_id,
+        subscription.execution_pointer_id,
+        subscription.event_name,
+        subscription.event_key,
+        as_of,
+    ) = row
+    subscription.subscribe_as_of = load_time(as_of, f"subscription {subscription.id!r} subscribe_as_of")
+    return subscription
+
+
+def error_columns(error: ExecutionError, dump_time: Callable[[Any, str], Any]) -> tuple[Any, ...]:
+    """An execution error as the SQL stores' columns: workflow, pointer, time, message, traceback."""
+    return (
+        error.workflow_id,
+        error.execution_pointer_id,
+        dump_time(error.error_time, "error_time"),
+        error.message,
+        error.traceback,
+    )

@@ -16,8 +16,11 @@ from ..record_schema import (
     POINTER_TIMES,
     action_documents,
     check_workflow_fields,
+    error_columns,
     restore_actions,
     restore_pointer,
+    restore_subscription,
+    subscription_columns,
 )
 from ..records import (
     Event,
@@ -29,7 +32,7 @@ from ..records import (
     event_key_text,
 )
 from ..serialization import Serializer
-from ._values import POINTER_PLAIN, decode_document, encode_document, from_micros, stored_time, to_micros
+from ._values import POINTER_PLAIN, decode_document, encode_document, stored_time, to_micros
 
 __all__ = ["SqliteRows"]
 
@@ -138,30 +141,11 @@ class SqliteRows:
 
     @staticmethod
     def subscription_row(subscription: EventSubscription, subscription_id: str) -> tuple[Any, ...]:
-        return (
-            subscription_id,
-            subscription.workflow_id,
-            subscription.step_id,
-            subscription.execution_pointer_id,
-            subscription.event_name,
-            event_key_text(subscription.event_key),
-            to_micros(subscription.subscribe_as_of, "subscribe_as_of"),
-        )
+        return subscription_columns(subscription, subscription_id, to_micros)
 
     @staticmethod
     def subscription_from_row(row: Sequence[Any]) -> EventSubscription:
-        subscription = EventSubscription()
-        (
-            subscription.id,
-            subscription.workflow_id,
-            subscription.step_id,
-            subscription.execution_pointer_id,
-            subscription.event_name,
-            subscription.event_key,
-            as_of,
-        ) = row
-        subscription.subscribe_as_of = from_micros(as_of)
-        return subscription
+        return restore_subscription(row, stored_time)
 
     def event_row(self, event: Event, event_id: str) -> tuple[Any, ...]:
         return (
@@ -175,13 +159,4 @@ class SqliteRows:
 
     @staticmethod
     def error_rows(errors: Sequence[ExecutionError]) -> list[tuple[Any, ...]]:
-        return [
-            (
-                error.workflow_id,
-                error.execution_pointer_id,
-                to_micros(error.error_time, "error_time"),
-                error.message,
-                error.traceback,
-            )
-            for error in errors
-        ]
+        return [error_columns(error, to_micros) for error in errors]

@@ -332,6 +332,19 @@ def test_persist_replaces_the_definition_version_and_create_time_too(
     assert [w.id for w in store.get_workflow_instances(definition_id="Renamed")] == [workflow_id]
 
 
+def test_a_tampered_subscription_time_fails_to_load_naming_the_subscription(
+    store: SqlitePersistenceProvider, db_path: Path
+) -> None:
+    workflow_id = store.create_workflow(_workflow())
+    subscription_id = store.create_subscription(_subscription(workflow_id))
+    with closing(sqlite3.connect(db_path)) as connection, connection:
+        connection.execute("UPDATE subscriptions SET subscribe_as_of = 1.5 WHERE id = ?", (subscription_id,))
+    with pytest.raises(SerializationError) as caught:
+        store.get_subscriptions("approved", "k1", utcnow())
+    assert f"subscription {subscription_id!r} subscribe_as_of" in str(caught.value)
+    assert "holds float, expected a time" in str(caught.value)
+
+
 def test_stored_data_of_a_class_this_node_does_not_know_names_the_type_until_it_is_registered(
     store: SqlitePersistenceProvider, db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

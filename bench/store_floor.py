@@ -26,9 +26,9 @@ from .systems import fresh_postgres_database
 
 __all__ = ["main"]
 
-#: What each pass's update sets: (status, next_execution) of the two passes that leave the
-#: instance due, then of the one that completes it.
-_PASSES = ((0, "now"), (0, "now"), (2, None))
+#: Each pass's update: its status, and whether it leaves the instance due (a wake-up time)
+#: as the first two do, or complete without one as the last.
+_PASSES = ((0, True), (0, True), (2, False))
 
 
 def _ordered_ids(count: int) -> list[str]:
@@ -97,8 +97,8 @@ def _sqlite(count: int) -> None:
 
         def passes() -> None:
             for workflow_id in ids:
-                for status, wake in _PASSES:
-                    values = (status, micros if wake else None, data, pointers, workflow_id)
+                for status, due in _PASSES:
+                    values = (status, micros if due else None, data, pointers, workflow_id)
                     connection.execute(update, values)
 
         _report(

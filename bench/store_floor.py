@@ -31,6 +31,14 @@ __all__ = ["main"]
 _PASSES = ((0, True), (0, True), (2, False))
 
 
+def _chunks(ids: Sequence[Any], size: int) -> list[Sequence[Any]]:
+    return [ids[start : start + size] for start in range(0, len(ids), size)]
+
+
+def _updates_label(batch: int) -> str:
+    return "3 updates" if batch == 1 else f"3 updates ({batch} workflows per transaction)"
+
+
 def _ordered_ids(count: int) -> list[str]:
     """Ids that sort in creation order, as LiteFlow's do (time, then random bits): the primary
     key's index grows at its end."""
@@ -63,7 +71,7 @@ def _stored_row(provider: Any) -> None:
     host.start_workflow("ThreeStep", 1, MyData(1, 2))
 
 
-def _sqlite(count: int) -> None:
+def _sqlite(count: int, batch: int) -> None:
     from liteflow.core import SqlitePersistenceProvider
 
     with tempfile.TemporaryDirectory() as workdir:
@@ -96,17 +104,22 @@ def _sqlite(count: int) -> None:
                 connection.execute("SELECT * FROM workflows WHERE id = ?", (workflow_id,)).fetchall()
 
         def passes() -> None:
-            for workflow_id in ids:
+            for chunk in _chunks(ids, batch):
                 for status, due in _PASSES:
-                    values = (status, micros if due else None, data, pointers, workflow_id)
-                    connection.execute(update, values)
+                    if batch > 1:
+                        connection.execute("BEGIN IMMEDIATE")
+                    for workflow_id in chunk:
+                        values = (status, micros if due else None, data, pointers, workflow_id)
+                        connection.execute(update, values)
+                    if batch > 1:
+                        connection.execute("COMMIT")
 
         _report(
             "sqlite",
             {
                 "insert": _timed(starts, count),
                 "read": _timed(reads, count),
-                "3 updates": _timed(passes, count),
+                _updates_label(batch): _timed(passes, count),
             },
         )
         connection.close()
@@ -119,7 +132,7 @@ def _check(result: Any) -> None:
         raise RuntimeError(result.error_message.decode(errors="replace").strip())
 
 
-def _postgres(count: int) -> None:
+def _postgres(count: int, batch: int) -> None:
     import psycopg
 
     from liteflow_postgres import PostgresPersistenceProvider
@@ -168,19 +181,28 @@ def _postgres(count: int) -> None:
                     run(b"floor_read", [workflow_id])
 
             def passes() -> None:
-                for workflow_id in ids:
+                for chunk in _chunks(ids, batch):
                     for status, due in _PASSES:
-                        run(
-                            b"floor_update",
-                            [str(status).encode(), wake if due else None, data, pointers, workflow_id],
-                        )
+                        if batch > 1:
+                            _check(pgconn.exec_(b"BEGIN"))
+                        for workflow_id in chunk:
+                            values = [
+                                str(status).encode(),
+                                wake if due else None,
+                                data,
+                                pointers,
+                                workflow_id,
+                            ]
+                            run(b"floor_update", values)
+                        if batch > 1:
+                            _check(pgconn.exec_(b"COMMIT"))
 
             _report(
                 "postgres",
                 {
                     "insert": _timed(starts, count),
                     "read": _timed(reads, count),
-                    "3 updates": _timed(passes, count),
+                    _updates_label(batch): _timed(passes, count),
                 },
             )
     finally:
@@ -191,12 +213,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--systems", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
     parser.add_argument("--count", type=int, default=5_000)
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=1,
+        help="commit each pass of this many workflows in one transaction (default 1: each alone, "
+        "as LiteFlow does), to see what batching passes would save",
+    )
     args = parser.parse_args()
+    if args.batch < 1:
+        parser.error(f"--batch must be at least 1, got {args.batch}")
     runs = {"sqlite": _sqlite, "postgres": _postgres}
     for system in filter(None, args.systems.split(",")):
         if system not in runs:
             parser.error(f"unknown system {system!r}: choose from {', '.join(runs)}")
-        runs[system](args.count)
+        runs[system](args.count, args.batch)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ by the engine. The updates set the columns a pass changes (status, wake-up, data
 from __future__ import annotations
 
 import argparse
-import random
 import sqlite3
 import tempfile
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from liteflow.core import configure_workflow_host
+from liteflow.core.records import new_id
 
 from .liteflow_flows import MyData, ThreeStep
 from .systems import fresh_postgres_database
@@ -37,13 +37,6 @@ def _chunks(ids: Sequence[Any], size: int) -> list[Sequence[Any]]:
 
 def _updates_label(batch: int) -> str:
     return "3 updates" if batch == 1 else f"3 updates ({batch} workflows per transaction)"
-
-
-def _ordered_ids(count: int) -> list[str]:
-    """Ids that sort in creation order, as LiteFlow's do (time, then random bits): the primary
-    key's index grows at its end."""
-    start = time.time_ns() // 1000
-    return [f"{start + n:014x}{random.getrandbits(72):018x}" for n in range(count)]
 
 
 def _timed(work: Callable[[], None], count: int) -> tuple[float, float]:
@@ -85,7 +78,7 @@ def _sqlite(count: int, batch: int) -> None:
         columns = [column[0] for column in cursor.description]
         row = list(cursor.fetchone())
         position = columns.index("id")
-        ids = _ordered_ids(count)
+        ids = [new_id() for _ in range(count)]
         insert = f"INSERT INTO workflows ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         update = (
             "UPDATE workflows SET status = ?, next_execution = ?, data = ?, execution_pointers = ? "
@@ -164,7 +157,7 @@ def _postgres(count: int, batch: int) -> None:
             }
             for name, sql in statements.items():
                 _check(pgconn.prepare(name, sql.encode()))
-            ids = [workflow_id.encode() for workflow_id in _ordered_ids(count)]
+            ids = [new_id().encode() for _ in range(count)]
             data, pointers = row[columns.index("data")], row[columns.index("execution_pointers")]
             wake = row[columns.index("create_time")]
 
